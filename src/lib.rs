@@ -1,0 +1,1 @@
+//! mcp-osquery-server: a read-only MCP server over osquery.
