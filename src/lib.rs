@@ -1,1 +1,23 @@
-//! mcp-osquery-server: a read-only MCP server over osquery.
+//! mcp-osquery-server: a read-only MCP server that answers questions about a
+//! host through osquery.
+//!
+//! The pipeline, in the order a message travels:
+//! [`reader`] (stdin, protocol methods in [`mcp`]) → bounded queue →
+//! [`pool`] (five workers running [`osquery`]) → [`writer`] (stdout).
+//! [`server`] wires them together.
+
+pub mod config;
+pub mod containment;
+pub mod guard;
+pub mod jsonrpc;
+pub mod logging;
+pub mod mcp;
+pub mod osquery;
+pub mod pool;
+pub mod ratelimit;
+pub mod reader;
+pub mod redact;
+pub mod results;
+pub mod server;
+pub mod tools;
+pub mod writer;

@@ -1,0 +1,190 @@
+//! MCP methods, answered on the reader thread: the handshake, ping, tools/list,
+//! and turning a `tools/call` into either an immediate result (bad arguments,
+//! rate limit) or a [`Job`] for the worker pool.
+//!
+//! Nothing here blocks or runs a process; it must stay cheap so the reader is
+//! always free to hear the next line.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use crate::jsonrpc::{self, INVALID_PARAMS, METHOD_NOT_FOUND, Incoming, Outgoing, RequestId};
+use crate::osquery::Control;
+use crate::ratelimit::RateLimiter;
+use crate::results;
+use crate::server::Context;
+use crate::tools::{self, Plan};
+
+/// Handshake revisions we speak, newest first.
+pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+pub const INSTRUCTIONS: &str = "Read-only access to this host's live state through osquery. \
+Prefer the fixed tools: system_info, processes (top by memory), users, network_interfaces, \
+network_connections, open_files (give a pid), disk_usage, installed_packages, running_services. \
+Use custom_query for anything else: one SELECT (or WITH … SELECT) in osquery's SQLite dialect, \
+with a LIMIT. Writes, PRAGMA, ATTACH, stacked statements, load_extension/readfile/sleep-like \
+functions and tables that reach the network or hold secrets (curl, shadow, process_envs, \
+shell_history, authorized_keys, …) are refused; values that look like secrets are redacted. \
+All values are strings; sizes are bytes unless a field says otherwise.";
+
+/// A tool call accepted for the pool.
+#[derive(Debug)]
+pub struct Job {
+    pub id: RequestId,
+    pub tool: &'static str,
+    pub plan: Plan,
+    pub progress_token: Option<Value>,
+    pub control: Arc<Control>,
+    pub accepted: Instant,
+}
+
+pub enum Action {
+    Reply(Outgoing),
+    Run(Box<Job>),
+    Nothing,
+}
+
+/// What the reader remembers about the client between lines.
+pub struct Session {
+    pub protocol_version: Option<String>,
+    rate: RateLimiter,
+}
+
+impl Session {
+    pub fn new(ctx: &Context) -> Session {
+        Session {
+            protocol_version: None,
+            rate: RateLimiter::per_minute(ctx.config.rate_limit),
+        }
+    }
+
+    pub fn handle(&mut self, ctx: &Context, msg: Incoming) -> Action {
+        match msg {
+            Incoming::Request { id, method, params } => self.request(ctx, id, &method, params),
+            Incoming::Notification { method, params } => {
+                self.notification(ctx, &method, params);
+                Action::Nothing
+            }
+            Incoming::Response => {
+                log::debug!("ignoring a response from the client: we send no requests");
+                Action::Nothing
+            }
+        }
+    }
+
+    fn request(&mut self, ctx: &Context, id: RequestId, method: &str, params: Option<Value>) -> Action {
+        let reply = |result: Value| Action::Reply(Outgoing::result(id.clone(), result));
+        match method {
+            "initialize" => reply(self.initialize(&params)),
+            "ping" => reply(json!({})),
+            "tools/list" => reply(tools::list()),
+            "tools/call" => self.tools_call(ctx, id, params),
+            _ => Action::Reply(Outgoing::error(
+                Some(id),
+                METHOD_NOT_FOUND,
+                format!("Method not found: {method}"),
+            )),
+        }
+    }
+
+    fn initialize(&mut self, params: &Option<Value>) -> Value {
+        let requested = jsonrpc::param(params, "protocolVersion").and_then(Value::as_str);
+        let version = match requested {
+            Some(v) if PROTOCOL_VERSIONS.contains(&v) => v,
+            _ => PROTOCOL_VERSIONS[0],
+        };
+        self.protocol_version = Some(version.to_string());
+        log::info!(
+            "initialize: client {} asked for {}, answering {version}",
+            client_name(params),
+            requested.unwrap_or("no version")
+        );
+        json!({
+            "protocolVersion": version,
+            "capabilities": { "tools": { "listChanged": false } },
+            "serverInfo": {
+                "name": env!("CARGO_PKG_NAME"),
+                "title": "osquery (read-only)",
+                "version": env!("CARGO_PKG_VERSION"),
+            },
+            "instructions": INSTRUCTIONS,
+        })
+    }
+
+    fn tools_call(&mut self, ctx: &Context, id: RequestId, params: Option<Value>) -> Action {
+        let mut params = jsonrpc::params_object(params);
+        let Some(Value::String(name)) = params.remove("name") else {
+            return Action::Reply(Outgoing::error(
+                Some(id),
+                INVALID_PARAMS,
+                "Invalid params: tools/call needs \"name\" (a string)",
+            ));
+        };
+        let args = match params.remove("arguments") {
+            None | Some(Value::Null) => serde_json::Map::new(),
+            Some(Value::Object(a)) => a,
+            Some(_) => return tool_error(id, "arguments must be an object"),
+        };
+        let Some(tool) = tools::find(&name) else {
+            return tool_error(id, &format!("Unknown tool: {name}"));
+        };
+        let plan = match tools::plan(tool, &args) {
+            Ok(plan) => plan,
+            Err(why) => {
+                log::info!(tool = tool.id, outcome = "rejected"; "tool call rejected: {why}");
+                return tool_error(id, &why);
+            }
+        };
+        if let Err(wait) = self.rate.try_acquire(Instant::now()) {
+            log::warn!(tool = tool.id, outcome = "rate_limited"; "tool call refused by the rate limit");
+            return tool_error(
+                id,
+                &format!(
+                    "rate limit of {} tool calls per minute reached; retry in {} seconds",
+                    ctx.config.rate_limit,
+                    wait.as_secs().max(1)
+                ),
+            );
+        }
+        let progress_token = params
+            .get("_meta")
+            .and_then(|m| m.get("progressToken"))
+            .filter(|t| t.is_string() || t.is_i64() || t.is_u64())
+            .cloned();
+        Action::Run(Box::new(Job {
+            id,
+            tool: tool.id,
+            plan,
+            progress_token,
+            control: Control::new(),
+            accepted: Instant::now(),
+        }))
+    }
+
+    fn notification(&mut self, ctx: &Context, method: &str, params: Option<Value>) {
+        match method {
+            "notifications/initialized" => log::debug!("client initialized"),
+            "notifications/cancelled" => {
+                let id = jsonrpc::param(&params, "requestId").and_then(RequestId::from_value);
+                match id {
+                    Some(id) => ctx.cancel(&id),
+                    None => log::debug!("cancellation without a valid requestId ignored"),
+                }
+            }
+            other => log::debug!("ignoring notification {other}"),
+        }
+    }
+}
+
+fn tool_error(id: RequestId, message: &str) -> Action {
+    Action::Reply(Outgoing::raw_result(id, results::error(message)))
+}
+
+fn client_name(params: &Option<Value>) -> String {
+    let info = jsonrpc::param(params, "clientInfo");
+    let name = info.and_then(|i| i.get("name")).and_then(Value::as_str).unwrap_or("unknown");
+    let version = info.and_then(|i| i.get("version")).and_then(Value::as_str).unwrap_or("");
+    format!("{name} {version}").trim().to_string()
+}

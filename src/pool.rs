@@ -1,0 +1,155 @@
+//! The worker pool: five threads, each taking one tool call at a time from the
+//! bounded queue, running osqueryi for it, and handing the answer to the
+//! writer. A panic while serving one call becomes an error result for that
+//! call; the thread lives on, so the pool never shrinks.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+use serde_json::{Value, json};
+
+use crate::config::{QUEUE_CAPACITY, WORKERS};
+use crate::jsonrpc::Outgoing;
+use crate::mcp::Job;
+use crate::osquery::{self, RunError};
+use crate::results::{self, Meta};
+use crate::server::Context;
+use crate::tools::{self, ToolName};
+
+pub struct Pool {
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Waits until every worker has drained the queue and stopped.
+    pub fn join(self) {
+        for w in self.workers {
+            let _ = w.join();
+        }
+    }
+}
+
+pub fn spawn(ctx: Arc<Context>, out: Sender<Outgoing>) -> std::io::Result<(Sender<Box<Job>>, Pool)> {
+    let (tx, rx) = crossbeam_channel::bounded::<Box<Job>>(QUEUE_CAPACITY);
+    let mut workers = Vec::with_capacity(WORKERS);
+    for n in 0..WORKERS {
+        let (ctx, rx, out) = (ctx.clone(), rx.clone(), out.clone());
+        let handle = std::thread::Builder::new()
+            .name(format!("worker-{n}"))
+            .spawn(move || work(&ctx, &rx, &out))?;
+        workers.push(handle);
+    }
+    Ok((tx, Pool { workers }))
+}
+
+fn work(ctx: &Context, jobs: &Receiver<Box<Job>>, out: &Sender<Outgoing>) {
+    for job in jobs.iter() {
+        serve(ctx, &job, out);
+        ctx.unregister(&job.id);
+    }
+}
+
+/// The result of one call, before it becomes a message.
+struct Answer {
+    result: Box<serde_json::value::RawValue>,
+    outcome: &'static str,
+}
+
+fn serve(ctx: &Context, job: &Job, out: &Sender<Outgoing>) {
+    if job.control.is_cancelled() {
+        log::info!(tool = job.tool, outcome = "cancelled", duration_ms = 0u64; "tool call cancelled before it started");
+        return;
+    }
+    progress(out, job, 0, "running osqueryi");
+    let started = Instant::now();
+    let answer = match catch_unwind(AssertUnwindSafe(|| answer(ctx, job))) {
+        Ok(a) => a,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            log::error!(tool = job.tool, outcome = "tool_error"; "panic while serving a tool call: {why}");
+            Answer {
+                result: results::error("internal error while serving this call; the server keeps running"),
+                outcome: "tool_error",
+            }
+        }
+    };
+    let duration_ms = started.elapsed().as_millis() as u64;
+    if job.control.is_cancelled() {
+        log::info!(tool = job.tool, outcome = "cancelled", duration_ms = duration_ms; "tool call cancelled");
+        return;
+    }
+    progress(out, job, 1, "done");
+    let response_size = answer.result.get().len() as u64;
+    log::info!(
+        tool = job.tool, duration_ms = duration_ms, response_size = response_size, outcome = answer.outcome;
+        "tool call finished"
+    );
+    let _ = out.send(Outgoing::raw_result(job.id.clone(), answer.result));
+}
+
+fn answer(ctx: &Context, job: &Job) -> Answer {
+    #[cfg(debug_assertions)]
+    if let Some(marker) = &ctx.panic_marker {
+        // Test builds only: lets the isolation test provoke a panic in a worker.
+        assert!(!job.plan.sql.contains(marker.as_str()), "injected test panic");
+    }
+    let started = Instant::now();
+    let output = match osquery::run(&ctx.runner, &job.plan.sql, &job.control) {
+        Ok(o) => o,
+        Err(e) => {
+            let outcome = match e {
+                RunError::Timeout(_) => "timeout",
+                RunError::Cancelled => "cancelled",
+                _ => "tool_error",
+            };
+            return Answer {
+                result: results::error(&e.to_string()),
+                outcome,
+            };
+        }
+    };
+    for w in &output.warnings {
+        log::warn!(tool = job.tool; "osqueryi: {w}");
+    }
+    let total = output.rows.len();
+    let mut rows = tools::finish(&job.plan, output.rows);
+    if ctx.config.redact {
+        crate::redact::redact_rows(&mut rows);
+    }
+    let truncated = rows.len() < total;
+    let mut meta = Meta::new();
+    meta.insert("row_count".into(), json!(rows.len()));
+    meta.insert("truncated".into(), json!(truncated));
+    meta.insert("elapsed_ms".into(), json!(started.elapsed().as_millis() as u64));
+    if job.plan.tool == ToolName::CustomQuery {
+        meta.insert("sql".into(), Value::String(job.plan.sql.clone()));
+    }
+    let note = truncated.then(|| {
+        format!(
+            "showing the first {} rows of {}; more exist: raise `limit` (up to {}) to see them",
+            rows.len(),
+            job.tool,
+            tools::LIMIT_MAX
+        )
+    });
+    Answer {
+        result: results::success(&rows, &meta, note.as_deref()),
+        outcome: "ok",
+    }
+}
+
+fn progress(out: &Sender<Outgoing>, job: &Job, progress: u64, message: &str) {
+    if let Some(token) = &job.progress_token {
+        let _ = out.send(Outgoing::notification(
+            "notifications/progress",
+            json!({ "progressToken": token, "progress": progress, "total": 1, "message": message }),
+        ));
+    }
+}

@@ -1,0 +1,129 @@
+//! Wiring of the pipeline, and the state its threads share:
+//!
+//! ```text
+//! stdin ─▶ reader ─▶ bounded queue ─▶ 5 workers ─▶ osqueryi
+//!            │                            │
+//!            └──────────▶ writer ◀────────┘ ─▶ stdout
+//! ```
+//!
+//! On EOF the reader returns, the queue closes, the workers finish every
+//! accepted call, and the writer flushes the last answer before exit.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::jsonrpc::RequestId;
+use crate::osquery::{ChildLimits, Control, RunnerConfig};
+use crate::{guard, pool, reader, writer};
+
+/// Lines longer than this are discarded unread: the response cap or 16 MiB,
+/// whichever is larger.
+const MIN_LINE_LIMIT: usize = 16 * 1024 * 1024;
+
+pub struct Context {
+    pub config: Config,
+    pub runner: RunnerConfig,
+    pub max_line: usize,
+    pub started: Instant,
+    /// Calls accepted and not yet answered, so a cancellation can reach them.
+    inflight: Mutex<HashMap<String, Arc<Control>>>,
+    #[cfg(debug_assertions)]
+    pub panic_marker: Option<String>,
+}
+
+impl Context {
+    pub fn new(config: Config, home: PathBuf) -> Context {
+        let policy = guard::TablePolicy::from_config(&config);
+        let runner = RunnerConfig {
+            osquery_path: config.osquery_path.clone(),
+            timeout: config.timeout,
+            max_output: config.max_response_size,
+            disable_tables: policy.disable_tables_flag(),
+            home,
+            limits: ChildLimits {
+                nice: config.child_nice,
+                address_space_bytes: config.child_memory_bytes,
+                cpu_seconds: config.child_cpu_seconds.unwrap_or(config.timeout.as_secs()),
+            },
+        };
+        Context {
+            max_line: config.max_response_size.max(MIN_LINE_LIMIT),
+            runner,
+            config,
+            started: Instant::now(),
+            inflight: Mutex::new(HashMap::new()),
+            #[cfg(debug_assertions)]
+            panic_marker: std::env::var("MCP_OSQUERY_TEST_PANIC").ok().filter(|m| !m.is_empty()),
+        }
+    }
+
+    pub fn register(&self, id: &RequestId, control: Arc<Control>) {
+        self.calls().insert(id.key(), control);
+    }
+
+    pub fn unregister(&self, id: &RequestId) {
+        self.calls().remove(&id.key());
+    }
+
+    /// Cancels a queued or running call; unknown or finished ids are ignored.
+    pub fn cancel(&self, id: &RequestId) {
+        let control = self.calls().get(&id.key()).cloned();
+        match control {
+            Some(c) => {
+                log::info!("cancelling request {id}");
+                c.cancel();
+            }
+            None => log::debug!("cancellation for unknown or finished request {id} ignored"),
+        }
+    }
+
+    fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Control>>> {
+        self.inflight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Serves MCP on stdin/stdout until EOF, then answers what was accepted.
+pub fn serve(config: Config) -> std::io::Result<()> {
+    let home = PrivateHome::create()?;
+    let ctx = Arc::new(Context::new(config, home.path.clone()));
+    let (out, writer) = writer::spawn(std::io::stdout())?;
+    let (jobs, pool) = pool::spawn(ctx.clone(), out.clone())?;
+    log::info!(
+        "serving MCP on stdio: {} workers, timeout {} s, response cap {} bytes",
+        crate::config::WORKERS,
+        ctx.config.timeout.as_secs(),
+        ctx.config.max_response_size
+    );
+    reader::run(std::io::stdin().lock(), &ctx, &jobs, &out);
+    drop(jobs);
+    pool.join();
+    drop(out);
+    let written = writer.join().unwrap_or(Ok(()));
+    log::info!("all answers written; exiting");
+    written
+}
+
+/// osqueryi writes `~/.osquery`; it gets a private directory of ours instead
+/// of the user's home, removed when the server exits.
+pub struct PrivateHome {
+    pub path: PathBuf,
+}
+
+impl PrivateHome {
+    pub fn create() -> std::io::Result<PrivateHome> {
+        use std::os::unix::fs::DirBuilderExt;
+        let path = std::env::temp_dir().join(format!("mcp-osquery-server.{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(PrivateHome { path })
+    }
+}
+
+impl Drop for PrivateHome {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
