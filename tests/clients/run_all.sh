@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Run every real-MCP-client check against a built server.
+#
+#   tests/clients/run_all.sh SERVER_BIN FIXTURE_OSQUERYI
+#   e.g. tests/clients/run_all.sh target/release/mcp-osquery-server fixtures/osqueryi
+#
+# Installs what it needs (idempotent, reused on later runs):
+#   /tmp/mcp-client-venv-<ver>   python venvs with mcp==$MCP_PY_V1 and mcp==$MCP_PY_V2
+#   tests/clients/node_modules   @modelcontextprotocol/sdk from package-lock.json (npm ci)
+#   /tmp/mcp-inspector-cli-<ver> @modelcontextprotocol/inspector-cli (by inspector.sh)
+# Env knobs: MCP_PY_V1, MCP_PY_V2, PY_MODES (default "auto legacy"; add 2026-07-28 once the
+# server speaks the stateless revision), SKIP_INSPECTOR=1, SKIP_TS=1, SKIP_PY=1.
+set -uo pipefail
+
+MCP_PY_V1="${MCP_PY_V1:-1.30.0}"
+MCP_PY_V2="${MCP_PY_V2:-2.3.0}"
+PY_MODES="${PY_MODES:-auto legacy}"
+
+if [ $# -lt 2 ]; then
+    echo "usage: $0 SERVER_BIN FIXTURE_OSQUERYI" >&2
+    exit 2
+fi
+HERE="$(cd "$(dirname "$0")" && pwd)"
+SERVER_BIN="$(realpath "$1")"
+export OSQUERY_PATH="$(realpath "$2")"
+[ -x "$SERVER_BIN" ] || { echo "not executable: $SERVER_BIN" >&2; exit 2; }
+[ -x "$OSQUERY_PATH" ] || { echo "not executable: $OSQUERY_PATH" >&2; exit 2; }
+
+PYTHON="${PYTHON:-python3}"
+results=()
+ok=0
+bad=0
+record() { # name rc
+    if [ "$2" -eq 0 ]; then ok=$((ok + 1)); results+=("PASS  $1"); else bad=$((bad + 1)); results+=("FAIL  $1 (exit $2)"); fi
+}
+
+venv_for() { # version -> prints python path
+    local v="$1" dir="/tmp/mcp-client-venv-$1"
+    if ! "$dir/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$v')" 2>/dev/null; then
+        echo "creating $dir with mcp==$v" >&2
+        "$PYTHON" -m venv "$dir" >&2 && "$dir/bin/pip" install -q --disable-pip-version-check "mcp==$v" >&2 || return 1
+    fi
+    echo "$dir/bin/python"
+}
+
+if [ -z "${SKIP_PY:-}" ]; then
+    if py="$(venv_for "$MCP_PY_V1")"; then
+        "$py" "$HERE/python_client.py" -- "$SERVER_BIN"; record "python mcp==$MCP_PY_V1" $?
+        "$py" "$HERE/python_client.py" --minimal-env -- "$SERVER_BIN"; record "python mcp==$MCP_PY_V1 --minimal-env" $?
+    else
+        record "python mcp==$MCP_PY_V1 (install)" 1
+    fi
+    if py="$(venv_for "$MCP_PY_V2")"; then
+        for m in $PY_MODES; do
+            "$py" "$HERE/python_client.py" --mode "$m" -- "$SERVER_BIN"; record "python mcp==$MCP_PY_V2 mode=$m" $?
+        done
+    else
+        record "python mcp==$MCP_PY_V2 (install)" 1
+    fi
+fi
+
+if [ -z "${SKIP_TS:-}" ]; then
+    if [ ! -d "$HERE/node_modules/@modelcontextprotocol/sdk" ]; then
+        (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error) >&2
+    fi
+    node "$HERE/ts_client.mjs" -- "$SERVER_BIN"; record "typescript @modelcontextprotocol/sdk" $?
+fi
+
+if [ -z "${SKIP_INSPECTOR:-}" ]; then
+    bash "$HERE/inspector.sh" "$SERVER_BIN" "$OSQUERY_PATH"; record "inspector-cli" $?
+fi
+
+echo
+echo "== real MCP client checks"
+for r in "${results[@]}"; do echo "   $r"; done
+echo "$ok passed, $bad failed"
+[ "$bad" -eq 0 ]
