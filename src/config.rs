@@ -61,7 +61,13 @@ impl Config {
         };
         let rate_limit = match set("RATE_LIMIT") {
             None => 60,
-            Some(v) => parse_int(&v, "RATE_LIMIT", 0, 100_000, "tool calls per minute, 0 = off")?,
+            Some(v) => parse_int(
+                &v,
+                "RATE_LIMIT",
+                0,
+                100_000,
+                "tool calls per minute, 0 = off",
+            )?,
         };
         let log_level = match set("LOG_LEVEL") {
             None => log::LevelFilter::Info,
@@ -78,27 +84,51 @@ impl Config {
         };
         let child_nice = match set("OSQUERY_NICE") {
             None => 10,
-            Some(v) => parse_int(&v, "OSQUERY_NICE", 0, 19, "niceness of osqueryi, 0 = unchanged")?,
+            Some(v) => parse_int(
+                &v,
+                "OSQUERY_NICE",
+                0,
+                19,
+                "niceness of osqueryi, 0 = unchanged",
+            )?,
         };
         let child_memory_mib = match set("OSQUERY_MEMORY_LIMIT") {
             None => 1024,
-            Some(v) => parse_int(&v, "OSQUERY_MEMORY_LIMIT", 0, 1 << 20, "MiB of address space for osqueryi, 0 = none")?,
+            Some(v) => parse_int(
+                &v,
+                "OSQUERY_MEMORY_LIMIT",
+                0,
+                1 << 20,
+                "MiB of address space for osqueryi, 0 = none",
+            )?,
         };
         let child_cpu_seconds = match set("OSQUERY_CPU_LIMIT") {
             None => None,
-            Some(v) => Some(parse_int(&v, "OSQUERY_CPU_LIMIT", 0, 86_400, "CPU seconds for osqueryi, 0 = none")?),
+            Some(v) => Some(parse_int(
+                &v,
+                "OSQUERY_CPU_LIMIT",
+                0,
+                86_400,
+                "CPU seconds for osqueryi, 0 = none",
+            )?),
         };
         Ok(Config {
             child_nice: child_nice as i32,
             child_memory_bytes: child_memory_mib << 20,
             child_cpu_seconds,
-            osquery_path: get("OSQUERY_PATH").filter(|v| !v.is_empty()).map(PathBuf::from),
-            timeout: Duration::from_secs(timeout as u64),
+            osquery_path: get("OSQUERY_PATH")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            timeout: Duration::from_secs(timeout),
             max_response_size: max_response_size as usize,
             rate_limit: rate_limit as u32,
             log_level,
-            deny_tables: set("OSQUERY_DENY_TABLES").map(|v| parse_tables(&v, "OSQUERY_DENY_TABLES")).transpose()?,
-            allow_tables: set("OSQUERY_ALLOW_TABLES").map(|v| parse_tables(&v, "OSQUERY_ALLOW_TABLES")).transpose()?,
+            deny_tables: set("OSQUERY_DENY_TABLES")
+                .map(|v| parse_tables(&v, "OSQUERY_DENY_TABLES"))
+                .transpose()?,
+            allow_tables: set("OSQUERY_ALLOW_TABLES")
+                .map(|v| parse_tables(&v, "OSQUERY_ALLOW_TABLES"))
+                .transpose()?,
             redact,
         })
     }
@@ -146,8 +176,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -187,7 +219,10 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!(c.log_level, log::LevelFilter::Debug);
-        assert_eq!(c.allow_tables, Some(vec!["processes".into(), "users".into()]));
+        assert_eq!(
+            c.allow_tables,
+            Some(vec!["processes".into(), "users".into()])
+        );
         assert_eq!(c.rate_limit, 0);
     }
 }

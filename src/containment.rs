@@ -48,10 +48,18 @@ pub fn apply(cmd: &mut Command, limits: ChildLimits) {
             }
             // Failure leaves a limit the host already set, which can only be
             // tighter (an unprivileged process cannot raise a hard limit).
-            set_limit(RLIMIT_AS, limits.address_space_bytes, limits.address_space_bytes);
+            set_limit(
+                RLIMIT_AS,
+                limits.address_space_bytes,
+                limits.address_space_bytes,
+            );
             // The hard CPU limit one second above the soft one: SIGXCPU first,
             // SIGKILL if it is ignored.
-            set_limit(RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds.saturating_add(1));
+            set_limit(
+                RLIMIT_CPU,
+                limits.cpu_seconds,
+                limits.cpu_seconds.saturating_add(1),
+            );
             Ok(())
         });
     }

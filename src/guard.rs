@@ -9,7 +9,9 @@ pub fn check_length(sql: &str) -> Result<(), String> {
     }
     let chars = sql.chars().count();
     if chars > MAX_SQL_CHARS {
-        return Err(format!("sql is {chars} characters; the limit is {MAX_SQL_CHARS}"));
+        return Err(format!(
+            "sql is {chars} characters; the limit is {MAX_SQL_CHARS}"
+        ));
     }
     let head: String = sql.trim_start().chars().take(6).collect();
     if !head.eq_ignore_ascii_case("select") {

@@ -64,11 +64,21 @@ pub enum Incoming {
 /// yields the error response to send back.
 pub fn parse_line(line: &[u8]) -> Result<Incoming, Outgoing> {
     let Ok(text) = std::str::from_utf8(line) else {
-        return Err(Outgoing::error(None, PARSE_ERROR, "Parse error: line is not valid UTF-8"));
+        return Err(Outgoing::error(
+            None,
+            PARSE_ERROR,
+            "Parse error: line is not valid UTF-8",
+        ));
     };
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
-        Err(e) => return Err(Outgoing::error(None, PARSE_ERROR, format!("Parse error: {e}"))),
+        Err(e) => {
+            return Err(Outgoing::error(
+                None,
+                PARSE_ERROR,
+                format!("Parse error: {e}"),
+            ));
+        }
     };
     let Value::Object(mut obj) = value else {
         let what = if value.is_array() {
@@ -76,7 +86,11 @@ pub fn parse_line(line: &[u8]) -> Result<Incoming, Outgoing> {
         } else {
             "a message must be a JSON object"
         };
-        return Err(Outgoing::error(None, INVALID_REQUEST, format!("Invalid request: {what}")));
+        return Err(Outgoing::error(
+            None,
+            INVALID_REQUEST,
+            format!("Invalid request: {what}"),
+        ));
     };
     let id = match obj.get("id") {
         None => None,
@@ -200,7 +214,10 @@ impl Outgoing {
 
 /// Reads an optional object field of the params, for handlers of protocol methods.
 pub fn param<'a>(params: &'a Option<Value>, key: &str) -> Option<&'a Value> {
-    params.as_ref().and_then(Value::as_object).and_then(|o| o.get(key))
+    params
+        .as_ref()
+        .and_then(Value::as_object)
+        .and_then(|o| o.get(key))
 }
 
 /// The params as an object (empty when absent).
@@ -243,14 +260,32 @@ mod tests {
     #[test]
     fn invalid_ids_and_shapes_are_rejected() {
         for (line, code) in [
-            (r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#, INVALID_REQUEST),
-            (r#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#, INVALID_REQUEST),
-            (r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#, INVALID_REQUEST),
-            (r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, INVALID_REQUEST),
+            (
+                r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#,
+                INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#,
+                INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+                INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#,
+                INVALID_REQUEST,
+            ),
             (r#"{"jsonrpc":"2.0","id":1}"#, INVALID_REQUEST),
             (r#"{"jsonrpc":"2.0","id":1,"method":5}"#, INVALID_REQUEST),
-            (r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#, INVALID_REQUEST),
-            (r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#, INVALID_REQUEST),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#,
+                INVALID_REQUEST,
+            ),
+            (
+                r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+                INVALID_REQUEST,
+            ),
             ("42", INVALID_REQUEST),
             ("{not json", PARSE_ERROR),
         ] {
@@ -267,9 +302,14 @@ mod tests {
     #[test]
     fn invalid_utf8_is_a_parse_error() {
         let line = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\"}";
-        let out = parse_line(line).err().map(|o| serde_json::to_string(&o).unwrap_or_default());
+        let out = parse_line(line)
+            .err()
+            .map(|o| serde_json::to_string(&o).unwrap_or_default());
         let out = out.unwrap_or_default();
-        assert!(out.contains("-32700") && out.contains(r#""id":null"#), "{out}");
+        assert!(
+            out.contains("-32700") && out.contains(r#""id":null"#),
+            "{out}"
+        );
     }
 
     #[test]
@@ -280,8 +320,12 @@ mod tests {
         ))
         .unwrap_or_default();
         assert_eq!(ok, r#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
-        let err = serde_json::to_string(&Outgoing::error(None, PARSE_ERROR, "x")).unwrap_or_default();
-        assert_eq!(err, r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}"#);
+        let err =
+            serde_json::to_string(&Outgoing::error(None, PARSE_ERROR, "x")).unwrap_or_default();
+        assert_eq!(
+            err,
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}"#
+        );
         let note = serde_json::to_string(&Outgoing::notification("n", serde_json::json!({})))
             .unwrap_or_default();
         assert_eq!(note, r#"{"jsonrpc":"2.0","method":"n","params":{}}"#);

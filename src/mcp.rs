@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::jsonrpc::{self, INVALID_PARAMS, METHOD_NOT_FOUND, Incoming, Outgoing, RequestId};
+use crate::jsonrpc::{self, INVALID_PARAMS, Incoming, METHOD_NOT_FOUND, Outgoing, RequestId};
 use crate::osquery::Control;
 use crate::ratelimit::RateLimiter;
 use crate::results;
@@ -74,7 +74,13 @@ impl Session {
         }
     }
 
-    fn request(&mut self, ctx: &Context, id: RequestId, method: &str, params: Option<Value>) -> Action {
+    fn request(
+        &mut self,
+        ctx: &Context,
+        id: RequestId,
+        method: &str,
+        params: Option<Value>,
+    ) -> Action {
         let reply = |result: Value| Action::Reply(Outgoing::result(id.clone(), result));
         match method {
             "initialize" => reply(self.initialize(&params)),
@@ -184,7 +190,13 @@ fn tool_error(id: RequestId, message: &str) -> Action {
 
 fn client_name(params: &Option<Value>) -> String {
     let info = jsonrpc::param(params, "clientInfo");
-    let name = info.and_then(|i| i.get("name")).and_then(Value::as_str).unwrap_or("unknown");
-    let version = info.and_then(|i| i.get("version")).and_then(Value::as_str).unwrap_or("");
+    let name = info
+        .and_then(|i| i.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    let version = info
+        .and_then(|i| i.get("version"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
     format!("{name} {version}").trim().to_string()
 }

@@ -170,7 +170,12 @@ pub fn run(config: &RunnerConfig, sql: &str, control: &Control) -> Result<Output
 pub fn version(config: &RunnerConfig) -> Result<String, RunError> {
     let raw = run_raw(config, &["--version"], None, &Control::default())?;
     let text = String::from_utf8_lossy(&raw.stdout);
-    Ok(text.trim().rsplit(' ').next().unwrap_or_default().to_string())
+    Ok(text
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string())
 }
 
 struct RawOutput {
@@ -357,7 +362,9 @@ pub fn parse_rows(stdout: &[u8]) -> Result<Vec<Row>, RunError> {
 /// True for glog's `W1125 18:53:18.123456 12345 file.cpp:12] msg` lines.
 fn is_glog(line: &str) -> bool {
     let b = line.as_bytes();
-    b.len() > 5 && matches!(b[0], b'I' | b'W' | b'E' | b'F') && b[1..5].iter().all(u8::is_ascii_digit)
+    b.len() > 5
+        && matches!(b[0], b'I' | b'W' | b'E' | b'F')
+        && b[1..5].iter().all(u8::is_ascii_digit)
 }
 
 fn glog_lines(stderr: &str) -> Vec<String> {
@@ -374,10 +381,17 @@ fn glog_lines(stderr: &str) -> Vec<String> {
 /// The first useful line of stderr: osquery's `Error: …` line if there is one,
 /// else a glog error, else any line, else the exit status.
 fn failure_reason(stderr: &str, code: Option<i32>) -> String {
-    let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let pick = lines
         .iter()
-        .find_map(|l| l.strip_prefix("Error: ").or_else(|| l.strip_prefix("ERROR: ")))
+        .find_map(|l| {
+            l.strip_prefix("Error: ")
+                .or_else(|| l.strip_prefix("ERROR: "))
+        })
         .map(str::to_string)
         .or_else(|| {
             lines
@@ -386,7 +400,10 @@ fn failure_reason(stderr: &str, code: Option<i32>) -> String {
                 .map(|l| glog_lines(l).concat())
         })
         .or_else(|| lines.first().map(|l| l.to_string()));
-    let status = code.map_or_else(|| "unknown status".to_string(), |c| format!("exit status {c}"));
+    let status = code.map_or_else(
+        || "unknown status".to_string(),
+        |c| format!("exit status {c}"),
+    );
     match pick {
         Some(line) => format!("{} ({status})", truncate(&line, 500)),
         None => status,
@@ -431,8 +448,17 @@ mod tests {
 
     #[test]
     fn rejects_non_arrays_and_garbage() {
-        for bad in [&b"this is not json"[..], b"{\"a\":1}", b"[1,2]", b"", b"[\n  {\"a\":"] {
-            assert!(matches!(parse_rows(bad), Err(RunError::Failed(_))), "{bad:?}");
+        for bad in [
+            &b"this is not json"[..],
+            b"{\"a\":1}",
+            b"[1,2]",
+            b"",
+            b"[\n  {\"a\":",
+        ] {
+            assert!(
+                matches!(parse_rows(bad), Err(RunError::Failed(_))),
+                "{bad:?}"
+            );
         }
     }
 
@@ -450,7 +476,10 @@ mod tests {
             "Table file was queried without a required column in the WHERE clause (exit status 19)"
         );
         let stderr = "E1125 18:53:18.123456 12 sqlite_util.cpp:1] Authorizer denied action 24\nError: not authorized\n";
-        assert_eq!(failure_reason(stderr, Some(23)), "not authorized (exit status 23)");
+        assert_eq!(
+            failure_reason(stderr, Some(23)),
+            "not authorized (exit status 23)"
+        );
         assert_eq!(failure_reason("", Some(78)), "exit status 78");
         assert_eq!(
             failure_reason("ERROR: unknown command line flag 'x'\n", Some(1)),
@@ -460,7 +489,9 @@ mod tests {
 
     #[test]
     fn glog_lines_become_warnings() {
-        let w = glog_lines("W1125 18:53:18.123456 12 virtual_table.cpp:1] events are disabled\nplain\n");
+        let w = glog_lines(
+            "W1125 18:53:18.123456 12 virtual_table.cpp:1] events are disabled\nplain\n",
+        );
         assert_eq!(w, vec!["events are disabled".to_string()]);
     }
 }

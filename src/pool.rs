@@ -32,7 +32,10 @@ impl Pool {
     }
 }
 
-pub fn spawn(ctx: Arc<Context>, out: Sender<Outgoing>) -> std::io::Result<(Sender<Box<Job>>, Pool)> {
+pub fn spawn(
+    ctx: Arc<Context>,
+    out: Sender<Outgoing>,
+) -> std::io::Result<(Sender<Box<Job>>, Pool)> {
     let (tx, rx) = crossbeam_channel::bounded::<Box<Job>>(QUEUE_CAPACITY);
     let mut workers = Vec::with_capacity(WORKERS);
     for n in 0..WORKERS {
@@ -75,7 +78,9 @@ fn serve(ctx: &Context, job: &Job, out: &Sender<Outgoing>) {
                 .unwrap_or_else(|| "unknown panic".into());
             log::error!(tool = job.tool, outcome = "tool_error"; "panic while serving a tool call: {why}");
             Answer {
-                result: results::error("internal error while serving this call; the server keeps running"),
+                result: results::error(
+                    "internal error while serving this call; the server keeps running",
+                ),
                 outcome: "tool_error",
             }
         }
@@ -98,7 +103,10 @@ fn answer(ctx: &Context, job: &Job) -> Answer {
     #[cfg(debug_assertions)]
     if let Some(marker) = &ctx.panic_marker {
         // Test builds only: lets the isolation test provoke a panic in a worker.
-        assert!(!job.plan.sql.contains(marker.as_str()), "injected test panic");
+        assert!(
+            !job.plan.sql.contains(marker.as_str()),
+            "injected test panic"
+        );
     }
     let started = Instant::now();
     let output = match osquery::run(&ctx.runner, &job.plan.sql, &job.control) {
@@ -127,7 +135,10 @@ fn answer(ctx: &Context, job: &Job) -> Answer {
     let mut meta = Meta::new();
     meta.insert("row_count".into(), json!(rows.len()));
     meta.insert("truncated".into(), json!(truncated));
-    meta.insert("elapsed_ms".into(), json!(started.elapsed().as_millis() as u64));
+    meta.insert(
+        "elapsed_ms".into(),
+        json!(started.elapsed().as_millis() as u64),
+    );
     if job.plan.tool == ToolName::CustomQuery {
         meta.insert("sql".into(), Value::String(job.plan.sql.clone()));
     }

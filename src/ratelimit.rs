@@ -25,7 +25,11 @@ impl RateLimiter {
         if self.per_minute == 0 {
             return Ok(());
         }
-        while self.recent.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+        {
             self.recent.pop_front();
         }
         if self.recent.len() < self.per_minute {
@@ -48,7 +52,9 @@ mod tests {
         for i in 0..3 {
             assert!(rl.try_acquire(t0 + Duration::from_secs(i)).is_ok());
         }
-        let wait = rl.try_acquire(t0 + Duration::from_secs(10)).expect_err("limited");
+        let wait = rl
+            .try_acquire(t0 + Duration::from_secs(10))
+            .expect_err("limited");
         assert_eq!(wait, Duration::from_secs(50));
         assert!(rl.try_acquire(t0 + Duration::from_secs(60)).is_ok());
     }

@@ -24,7 +24,10 @@ pub fn run(input: impl BufRead, ctx: &Context, jobs: &Sender<Box<Job>>, out: &Se
                 let _ = out.send(Outgoing::error(
                     None,
                     INVALID_REQUEST,
-                    format!("Invalid request: line longer than {} bytes was discarded", ctx.max_line),
+                    format!(
+                        "Invalid request: line longer than {} bytes was discarded",
+                        ctx.max_line
+                    ),
                 ));
                 continue;
             }
@@ -71,8 +74,14 @@ fn submit(ctx: &Context, job: Box<Job>, jobs: &Sender<Box<Job>>, out: &Sender<Ou
 
 /// Strips the line ending (`\n`, `\r\n`) and surrounding whitespace.
 fn trim_line(line: &[u8]) -> &[u8] {
-    let start = line.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(line.len());
-    let end = line.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &line[start..end]
 }
 
@@ -153,12 +162,18 @@ mod tests {
 
     #[test]
     fn splits_lines_and_keeps_the_last_unterminated_one() {
-        assert_eq!(lines(b"ab\r\n\ncd\nlast", 100), vec!["ab\r", "", "cd", "last"]);
+        assert_eq!(
+            lines(b"ab\r\n\ncd\nlast", 100),
+            vec!["ab\r", "", "cd", "last"]
+        );
     }
 
     #[test]
     fn overlong_lines_are_skipped_not_buffered() {
-        assert_eq!(lines(b"short\n0123456789abc\nok\n", 8), vec!["short", "<too long: 13>", "ok"]);
+        assert_eq!(
+            lines(b"short\n0123456789abc\nok\n", 8),
+            vec!["short", "<too long: 13>", "ok"]
+        );
         assert_eq!(lines(b"0123456789", 8), vec!["<too long: 10>"]);
     }
 

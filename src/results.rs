@@ -19,7 +19,10 @@ pub fn success(rows: &[Row], meta: &Meta, note: Option<&str>) -> Box<RawValue> {
     let text_json = serde_json::to_string(&rows_json).unwrap_or_else(|_| "\"[]\"".to_string());
     // The note is its own content item so the first one stays pure JSON.
     let note = match note {
-        Some(n) => format!(",{{\"type\":\"text\",\"text\":{}}}", Value::String(n.to_string())),
+        Some(n) => format!(
+            ",{{\"type\":\"text\",\"text\":{}}}",
+            Value::String(n.to_string())
+        ),
         None => String::new(),
     };
     let mut structured = String::with_capacity(rows_json.len() + 64);
@@ -65,20 +68,28 @@ mod tests {
 
     #[test]
     fn success_carries_rows_twice_and_meta() {
-        let rows: Vec<Row> = vec![json!({"a": "1", "b": "x\"y\n"}).as_object().cloned().unwrap_or_default()];
+        let rows: Vec<Row> = vec![
+            json!({"a": "1", "b": "x\"y\n"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ];
         let mut meta = Meta::new();
         meta.insert("row_count".into(), json!(1));
         let v: Value = serde_json::from_str(success(&rows, &meta, None).get()).expect("valid");
         assert_eq!(v["isError"], false);
         assert_eq!(v["structuredContent"]["rows"][0]["b"], "x\"y\n");
         assert_eq!(v["structuredContent"]["row_count"], 1);
-        let text: Value = serde_json::from_str(v["content"][0]["text"].as_str().unwrap_or_default()).expect("text is JSON");
+        let text: Value =
+            serde_json::from_str(v["content"][0]["text"].as_str().unwrap_or_default())
+                .expect("text is JSON");
         assert_eq!(text, v["structuredContent"]["rows"]);
     }
 
     #[test]
     fn notes_precede_the_rows_in_text() {
-        let v: Value = serde_json::from_str(success(&[], &Meta::new(), Some("showing 0")).get()).expect("valid");
+        let v: Value = serde_json::from_str(success(&[], &Meta::new(), Some("showing 0")).get())
+            .expect("valid");
         assert_eq!(v["content"][0]["text"], "[]");
         assert_eq!(v["content"][1]["text"], "showing 0");
     }

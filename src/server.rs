@@ -56,7 +56,9 @@ impl Context {
             started: Instant::now(),
             inflight: Mutex::new(HashMap::new()),
             #[cfg(debug_assertions)]
-            panic_marker: std::env::var("MCP_OSQUERY_TEST_PANIC").ok().filter(|m| !m.is_empty()),
+            panic_marker: std::env::var("MCP_OSQUERY_TEST_PANIC")
+                .ok()
+                .filter(|m| !m.is_empty()),
         }
     }
 

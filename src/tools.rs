@@ -42,7 +42,16 @@ pub const TOOLS: &[Tool] = &[
         id: "system_info",
         title: "System information",
         description: "Hostname, CPU model and core counts, physical memory (bytes), hardware model and UUID of this host (osquery table system_info). One row.",
-        fields: &["computer_name", "cpu_brand", "cpu_logical_cores", "cpu_physical_cores", "hardware_model", "hostname", "physical_memory", "uuid"],
+        fields: &[
+            "computer_name",
+            "cpu_brand",
+            "cpu_logical_cores",
+            "cpu_physical_cores",
+            "hardware_model",
+            "hostname",
+            "physical_memory",
+            "uuid",
+        ],
         required: &["hostname"],
     },
     Tool {
@@ -50,7 +59,19 @@ pub const TOOLS: &[Tool] = &[
         id: "processes",
         title: "Top processes by memory",
         description: "Running processes ordered by resident memory, largest first: pid, name, path, cmdline, state, uid, parent, threads, resident_size and total_size in bytes, plus resident_mib. `limit` (1-1000, default 10) caps the rows.",
-        fields: &["cmdline", "name", "parent", "path", "pid", "resident_mib", "resident_size", "state", "threads", "total_size", "uid"],
+        fields: &[
+            "cmdline",
+            "name",
+            "parent",
+            "path",
+            "pid",
+            "resident_mib",
+            "resident_size",
+            "state",
+            "threads",
+            "total_size",
+            "uid",
+        ],
         required: &["pid", "name", "uid", "resident_size"],
     },
     Tool {
@@ -58,7 +79,14 @@ pub const TOOLS: &[Tool] = &[
         id: "users",
         title: "Local user accounts",
         description: "Local user accounts: uid, gid, username, description, home directory and login shell (osquery table users).",
-        fields: &["description", "directory", "gid", "shell", "uid", "username"],
+        fields: &[
+            "description",
+            "directory",
+            "gid",
+            "shell",
+            "uid",
+            "username",
+        ],
         required: &["uid", "username"],
     },
     Tool {
@@ -66,7 +94,15 @@ pub const TOOLS: &[Tool] = &[
         id: "network_interfaces",
         title: "Network interfaces",
         description: "Network interfaces with MAC address, type, MTU, metric, flags and their IP addresses (comma-separated), from interface_details and interface_addresses.",
-        fields: &["addresses", "flags", "interface", "mac", "metric", "mtu", "type"],
+        fields: &[
+            "addresses",
+            "flags",
+            "interface",
+            "mac",
+            "metric",
+            "mtu",
+            "type",
+        ],
         required: &["interface", "mac"],
     },
     Tool {
@@ -74,8 +110,26 @@ pub const TOOLS: &[Tool] = &[
         id: "network_connections",
         title: "Open network sockets",
         description: "IPv4/IPv6 sockets of processes (listening and connected): pid, protocol and family as numbers with readable protocol_name (tcp/udp) and family_name (ipv4/ipv6), local and remote address and port, TCP state. Sockets of other users need root. `limit` (1-1000, default 20) caps the rows.",
-        fields: &["family", "family_name", "local_address", "local_port", "pid", "protocol", "protocol_name", "remote_address", "remote_port", "state"],
-        required: &["protocol", "local_address", "local_port", "remote_address", "remote_port", "state"],
+        fields: &[
+            "family",
+            "family_name",
+            "local_address",
+            "local_port",
+            "pid",
+            "protocol",
+            "protocol_name",
+            "remote_address",
+            "remote_port",
+            "state",
+        ],
+        required: &[
+            "protocol",
+            "local_address",
+            "local_port",
+            "remote_address",
+            "remote_port",
+            "state",
+        ],
     },
     Tool {
         name: ToolName::OpenFiles,
@@ -90,7 +144,20 @@ pub const TOOLS: &[Tool] = &[
         id: "disk_usage",
         title: "Mounted filesystems and space",
         description: "Mounted filesystems with device, type, block counts and inodes, plus total_bytes, available_bytes and used_percent computed from them (osquery table mounts; includes pseudo filesystems such as proc and tmpfs).",
-        fields: &["available_bytes", "blocks", "blocks_available", "blocks_free", "blocks_size", "device", "inodes", "inodes_free", "path", "total_bytes", "type", "used_percent"],
+        fields: &[
+            "available_bytes",
+            "blocks",
+            "blocks_available",
+            "blocks_free",
+            "blocks_size",
+            "device",
+            "inodes",
+            "inodes_free",
+            "path",
+            "total_bytes",
+            "type",
+            "used_percent",
+        ],
         required: &["path"],
     },
     Tool {
@@ -106,7 +173,14 @@ pub const TOOLS: &[Tool] = &[
         id: "running_services",
         title: "Running services",
         description: "Services that are active and running (systemd units on Linux, launchd jobs on macOS): name, description, state, sub_state, unit file path and the user it runs as when set. systemd does not report a pid.",
-        fields: &["description", "fragment_path", "name", "state", "sub_state", "user"],
+        fields: &[
+            "description",
+            "fragment_path",
+            "name",
+            "state",
+            "sub_state",
+            "user",
+        ],
         required: &["name", "state"],
     },
     Tool {
@@ -208,7 +282,10 @@ fn output_schema(tool: &Tool) -> Value {
         "elapsed_ms": { "type": "integer", "description": "Time osqueryi took, in milliseconds." },
     });
     if let (ToolName::CustomQuery, Some(p)) = (tool.name, properties.as_object_mut()) {
-        p.insert("sql".into(), json!({ "type": "string", "description": "The SQL that ran." }));
+        p.insert(
+            "sql".into(),
+            json!({ "type": "string", "description": "The SQL that ran." }),
+        );
     }
     json!({ "type": "object", "properties": properties, "required": ["rows"] })
 }
@@ -235,11 +312,17 @@ pub fn plan(tool: &Tool, args: &Map<String, Value>) -> Result<Plan, String> {
         ToolName::RunningServices => (queries::SERVICES.to_string(), None),
         ToolName::Processes => {
             let n = integer_arg(args, "limit", 1, LIMIT_MAX)?.unwrap_or(10);
-            (format!("{} LIMIT {};", queries::PROCESSES, n + 1), Some(n as usize))
+            (
+                format!("{} LIMIT {};", queries::PROCESSES, n + 1),
+                Some(n as usize),
+            )
         }
         ToolName::NetworkConnections => {
             let n = integer_arg(args, "limit", 1, LIMIT_MAX)?.unwrap_or(20);
-            (format!("{} LIMIT {};", queries::SOCKETS, n + 1), Some(n as usize))
+            (
+                format!("{} LIMIT {};", queries::SOCKETS, n + 1),
+                Some(n as usize),
+            )
         }
         ToolName::OpenFiles => match integer_arg(args, "pid", 1, PID_MAX)? {
             Some(pid) => (format!("{} WHERE pid = {pid};", queries::OPEN_FILES), None),
@@ -255,7 +338,12 @@ pub fn plan(tool: &Tool, args: &Map<String, Value>) -> Result<Plan, String> {
 }
 
 /// Reads an optional integer argument, coercing `10`, `10.0` and `"10"`.
-fn integer_arg(args: &Map<String, Value>, name: &str, min: i64, max: i64) -> Result<Option<i64>, String> {
+fn integer_arg(
+    args: &Map<String, Value>,
+    name: &str,
+    min: i64,
+    max: i64,
+) -> Result<Option<i64>, String> {
     let bad = || format!("{name} must be an integer between {min} and {max}");
     let n = match args.get(name) {
         None | Some(Value::Null) => return Ok(None),
@@ -267,7 +355,11 @@ fn integer_arg(args: &Map<String, Value>, name: &str, min: i64, max: i64) -> Res
         Some(Value::String(s)) => parse_integer_text(s).ok_or_else(bad)?,
         Some(_) => return Err(bad()),
     };
-    if (min..=max).contains(&n) { Ok(Some(n)) } else { Err(bad()) }
+    if (min..=max).contains(&n) {
+        Ok(Some(n))
+    } else {
+        Err(bad())
+    }
 }
 
 /// `"10"`, `" 10 "`, `"+10"` and `"10.0"` are integers; `"1e3"`, `"0x10"`,
@@ -279,7 +371,10 @@ fn parse_integer_text(s: &str) -> Option<i64> {
         Some((i, f)) => (i, f),
         None => (s, ""),
     };
-    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b == b'0') {
+    if int.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b == b'0')
+    {
         return None;
     }
     int.parse().ok()
@@ -351,20 +446,38 @@ mod enrich {
 
     pub fn mount(row: &mut Row) {
         let size = num(row, "blocks_size");
-        let total = size.zip(num(row, "blocks")).map(|(s, b)| s.saturating_mul(b));
-        let avail = size.zip(num(row, "blocks_available")).map(|(s, b)| s.saturating_mul(b));
-        let free = size.zip(num(row, "blocks_free")).map(|(s, b)| s.saturating_mul(b));
+        let total = size
+            .zip(num(row, "blocks"))
+            .map(|(s, b)| s.saturating_mul(b));
+        let avail = size
+            .zip(num(row, "blocks_available"))
+            .map(|(s, b)| s.saturating_mul(b));
+        let free = size
+            .zip(num(row, "blocks_free"))
+            .map(|(s, b)| s.saturating_mul(b));
         // As df computes it: used / (used + available to unprivileged users).
         let used_percent = match (total, free, avail) {
             (Some(t), Some(f), Some(a)) if t > 0 => {
                 let used = t.saturating_sub(f);
                 let denom = used + a;
-                if denom == 0 { String::new() } else { format!("{:.1}", used as f64 * 100.0 / denom as f64) }
+                if denom == 0 {
+                    String::new()
+                } else {
+                    format!("{:.1}", used as f64 * 100.0 / denom as f64)
+                }
             }
             _ => String::new(),
         };
-        set(row, "total_bytes", total.map(|t| t.to_string()).unwrap_or_default());
-        set(row, "available_bytes", avail.map(|a| a.to_string()).unwrap_or_default());
+        set(
+            row,
+            "total_bytes",
+            total.map(|t| t.to_string()).unwrap_or_default(),
+        );
+        set(
+            row,
+            "available_bytes",
+            avail.map(|a| a.to_string()).unwrap_or_default(),
+        );
         set(row, "used_percent", used_percent);
     }
 }
@@ -409,7 +522,14 @@ mod tests {
 
     #[test]
     fn limit_is_coerced_from_every_integer_spelling() {
-        for v in [json!(5), json!(5.0), json!("5"), json!(" 5 "), json!("+5"), json!("5.00")] {
+        for v in [
+            json!(5),
+            json!(5.0),
+            json!("5"),
+            json!(" 5 "),
+            json!("+5"),
+            json!("5.00"),
+        ] {
             let p = plan(tool("processes"), &args(json!({ "limit": v.clone() }))).expect("valid");
             assert!(p.sql.ends_with("LIMIT 6;"), "{v}: {}", p.sql);
             assert_eq!(p.limit, Some(5));
@@ -422,8 +542,22 @@ mod tests {
 
     #[test]
     fn bad_integers_name_the_argument_and_range() {
-        for v in [json!(0), json!(1001), json!(-1), json!(2.5), json!(true), json!("ten"), json!("1e3"), json!(""), json!([]), json!({}), json!("0x10"), json!(1e300)] {
-            let e = plan(tool("processes"), &args(json!({ "limit": v.clone() }))).expect_err("invalid");
+        for v in [
+            json!(0),
+            json!(1001),
+            json!(-1),
+            json!(2.5),
+            json!(true),
+            json!("ten"),
+            json!("1e3"),
+            json!(""),
+            json!([]),
+            json!({}),
+            json!("0x10"),
+            json!(1e300),
+        ] {
+            let e =
+                plan(tool("processes"), &args(json!({ "limit": v.clone() }))).expect_err("invalid");
             assert_eq!(e, "limit must be an integer between 1 and 1000", "{v}");
         }
         let e = plan(tool("open_files"), &args(json!({ "pid": 0 }))).expect_err("invalid");
@@ -432,8 +566,15 @@ mod tests {
 
     #[test]
     fn pid_filters_open_files_and_unknown_args_are_ignored() {
-        let p = plan(tool("open_files"), &args(json!({ "pid": "42", "extra": 1 }))).expect("valid");
-        assert_eq!(p.sql, "SELECT pid, fd, path FROM process_open_files WHERE pid = 42;");
+        let p = plan(
+            tool("open_files"),
+            &args(json!({ "pid": "42", "extra": 1 })),
+        )
+        .expect("valid");
+        assert_eq!(
+            p.sql,
+            "SELECT pid, fd, path FROM process_open_files WHERE pid = 42;"
+        );
         let p = plan(tool("open_files"), &Map::new()).expect("valid");
         assert!(!p.sql.contains("WHERE"));
     }
@@ -457,24 +598,47 @@ mod tests {
     fn companions_are_added_without_dropping_originals() {
         let row = |v: Value| v.as_object().cloned().unwrap_or_default();
         let p = plan(tool("network_connections"), &Map::new()).expect("valid");
-        let rows = finish(&p, vec![row(json!({"protocol": "6", "family": "10"})), row(json!({"protocol": "17", "family": "2"}))]);
+        let rows = finish(
+            &p,
+            vec![
+                row(json!({"protocol": "6", "family": "10"})),
+                row(json!({"protocol": "17", "family": "2"})),
+            ],
+        );
         assert_eq!(rows[0]["protocol"], "6");
         assert_eq!(rows[0]["protocol_name"], "tcp");
         assert_eq!(rows[0]["family_name"], "ipv6");
         assert_eq!(rows[1]["protocol_name"], "udp");
         let p = plan(tool("disk_usage"), &Map::new()).expect("valid");
-        let rows = finish(&p, vec![row(json!({"blocks_size": "4096", "blocks": "1000", "blocks_free": "250", "blocks_available": "200"}))]);
+        let rows = finish(
+            &p,
+            vec![row(
+                json!({"blocks_size": "4096", "blocks": "1000", "blocks_free": "250", "blocks_available": "200"}),
+            )],
+        );
         assert_eq!(rows[0]["total_bytes"], "4096000");
         assert_eq!(rows[0]["available_bytes"], "819200");
         assert_eq!(rows[0]["used_percent"], "78.9");
-        let rows = finish(&p, vec![row(json!({"blocks_size": "0", "blocks": "0", "blocks_free": "0", "blocks_available": "0"}))]);
+        let rows = finish(
+            &p,
+            vec![row(
+                json!({"blocks_size": "0", "blocks": "0", "blocks_free": "0", "blocks_available": "0"}),
+            )],
+        );
         assert_eq!(rows[0]["used_percent"], "");
     }
 
     #[test]
     fn limit_is_enforced_on_returned_rows() {
         let p = plan(tool("processes"), &args(json!({ "limit": 2 }))).expect("valid");
-        let rows = (0..5).map(|i| json!({ "pid": i.to_string(), "resident_size": "1048576" }).as_object().cloned().unwrap_or_default()).collect();
+        let rows = (0..5)
+            .map(|i| {
+                json!({ "pid": i.to_string(), "resident_size": "1048576" })
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
         let rows = finish(&p, rows);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["resident_mib"], "1.0");

@@ -13,7 +13,9 @@ use crate::jsonrpc::Outgoing;
 /// client to read, which is the only back-pressure a stdio peer understands.
 const OUTBOX: usize = 1024;
 
-pub fn spawn(out: impl Write + Send + 'static) -> std::io::Result<(Sender<Outgoing>, JoinHandle<std::io::Result<()>>)> {
+pub fn spawn(
+    out: impl Write + Send + 'static,
+) -> std::io::Result<(Sender<Outgoing>, JoinHandle<std::io::Result<()>>)> {
     let (tx, rx) = crossbeam_channel::bounded(OUTBOX);
     let handle = std::thread::Builder::new()
         .name("writer".into())

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Server, DEADLINE};
+use common::{DEADLINE, Server};
 use serde_json::{Value, json};
 
 #[test]
@@ -22,7 +22,11 @@ fn initialize_negotiates_the_version() {
         assert_eq!(result["serverInfo"]["name"], "mcp-osquery-server");
         assert_eq!(result["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
         assert!(result["capabilities"]["tools"].is_object());
-        assert!(result["instructions"].as_str().is_some_and(|i| i.contains("custom_query")));
+        assert!(
+            result["instructions"]
+                .as_str()
+                .is_some_and(|i| i.contains("custom_query"))
+        );
         assert!(r.get("error").is_none());
     }
 }
@@ -48,7 +52,18 @@ fn ping_and_tools_list_work_at_any_time() {
     let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
     assert_eq!(
         names,
-        ["system_info", "processes", "users", "network_interfaces", "network_connections", "open_files", "disk_usage", "installed_packages", "running_services", "custom_query"]
+        [
+            "system_info",
+            "processes",
+            "users",
+            "network_interfaces",
+            "network_connections",
+            "open_files",
+            "disk_usage",
+            "installed_packages",
+            "running_services",
+            "custom_query"
+        ]
     );
     assert!(list["result"].get("nextCursor").is_none());
 }
@@ -56,10 +71,20 @@ fn ping_and_tools_list_work_at_any_time() {
 #[test]
 fn ids_come_back_byte_identical() {
     let mut s = Server::start();
-    for id in [r#"7"#, r#""7""#, r#""""#, r#"9007199254740991"#, r#"-1"#, r#""ümlaut \"quoted\"""#] {
+    for id in [
+        r#"7"#,
+        r#""7""#,
+        r#""""#,
+        r#"9007199254740991"#,
+        r#"-1"#,
+        r#""ümlaut \"quoted\"""#,
+    ] {
         s.send_raw(&format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#));
         let line = s.recv_line(DEADLINE).expect("reply");
-        assert_eq!(line, format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#));
+        assert_eq!(
+            line,
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#)
+        );
     }
 }
 
@@ -68,18 +93,35 @@ fn malformed_lines_get_errors_and_the_server_keeps_serving() {
     let mut s = Server::start();
     let cases: &[(&[u8], i64)] = &[
         (b"{not json", -32700),
-        (b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]", -32600),
+        (
+            b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]",
+            -32600,
+        ),
         (b"[]", -32600),
         (b"\"just a string\"", -32600),
-        (b"{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\"}", -32600),
-        (b"{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}", -32600),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\"}",
+            -32600,
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}",
+            -32600,
+        ),
         (b"{\"id\":1,\"method\":\"ping\"}", -32600),
-        (b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\xfe\"}", -32700),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\xfe\"}",
+            -32700,
+        ),
     ];
     for (line, code) in cases {
         s.send_raw_bytes(line);
         let r = s.recv(DEADLINE).expect("error reply");
-        assert_eq!(r["error"]["code"], *code, "{}: {r}", String::from_utf8_lossy(line));
+        assert_eq!(
+            r["error"]["code"],
+            *code,
+            "{}: {r}",
+            String::from_utf8_lossy(line)
+        );
         assert!(r.get("result").is_none());
     }
     // Parse errors carry id null.
@@ -151,12 +193,17 @@ fn stdout_carries_only_json_rpc_and_stderr_is_json_logs() {
     let lines = s.stderr_lines();
     assert!(!lines.is_empty());
     for l in &lines {
-        let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("stderr line not JSON ({e}): {l}"));
+        let v: Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("stderr line not JSON ({e}): {l}"));
         for k in ["timestamp", "level", "logger", "message"] {
             assert!(v.get(k).is_some(), "{k} missing in {l}");
         }
     }
-    let call = lines.iter().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|v| v["outcome"] == "ok").expect("a tool-call log line");
+    let call = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["outcome"] == "ok")
+        .expect("a tool-call log line");
     assert_eq!(call["tool"], "processes");
     assert!(call["duration_ms"].is_u64() && call["response_size"].is_u64());
 }

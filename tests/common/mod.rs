@@ -66,7 +66,10 @@ impl Standin {
         let dir = TempDir::new("standin");
         let path = dir.path("osqueryi");
         let mut script = String::from("#!/bin/sh\n");
-        script.push_str(&format!("STANDIN_LOG='{}'; export STANDIN_LOG\n", dir.path("queries.log").display()));
+        script.push_str(&format!(
+            "STANDIN_LOG='{}'; export STANDIN_LOG\n",
+            dir.path("queries.log").display()
+        ));
         for (k, v) in vars {
             script.push_str(&format!("{k}='{v}'; export {k}\n"));
         }
@@ -212,7 +215,10 @@ impl Server {
     /// Calls a tool and returns the `result` object.
     pub fn call(&mut self, tool: &str, args: Value) -> Value {
         let reply = self.request("tools/call", json!({"name": tool, "arguments": args}));
-        reply.get("result").cloned().unwrap_or_else(|| panic!("no result for {tool}: {reply}"))
+        reply
+            .get("result")
+            .cloned()
+            .unwrap_or_else(|| panic!("no result for {tool}: {reply}"))
     }
 
     /// The next line from stdout as JSON, or None at the deadline / EOF.
@@ -220,7 +226,10 @@ impl Server {
         if !self.stashed.is_empty() {
             return Some(self.stashed.remove(0));
         }
-        self.recv_line(timeout).map(|l| serde_json::from_str(&l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}")))
+        self.recv_line(timeout).map(|l| {
+            serde_json::from_str(&l)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}"))
+        })
     }
 
     pub fn recv_line(&mut self, timeout: Duration) -> Option<String> {
@@ -232,14 +241,24 @@ impl Server {
 
     /// Waits for the reply to `id`, keeping other messages for later.
     pub fn wait_for(&mut self, id: &Value) -> Value {
-        if let Some(i) = self.stashed.iter().position(|m| m.get("id") == Some(id) && m.get("method").is_none()) {
+        if let Some(i) = self
+            .stashed
+            .iter()
+            .position(|m| m.get("id") == Some(id) && m.get("method").is_none())
+        {
             return self.stashed.remove(i);
         }
         let deadline = Instant::now() + DEADLINE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.recv_line(left).unwrap_or_else(|| panic!("no reply for id {id} within {DEADLINE:?}; stderr: {:?}", self.stderr_lines()));
-            let msg: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            let line = self.recv_line(left).unwrap_or_else(|| {
+                panic!(
+                    "no reply for id {id} within {DEADLINE:?}; stderr: {:?}",
+                    self.stderr_lines()
+                )
+            });
+            let msg: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
             if msg.get("id") == Some(id) && msg.get("method").is_none() {
                 return msg;
             }
@@ -251,7 +270,9 @@ impl Server {
     pub fn drain(&mut self) -> Vec<Value> {
         let mut all = std::mem::take(&mut self.stashed);
         while let Some(line) = self.recv_line(DEADLINE) {
-            all.push(serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")));
+            all.push(
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")),
+            );
         }
         all
     }
@@ -267,7 +288,10 @@ impl Server {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "server did not exit within {DEADLINE:?}");
+            assert!(
+                Instant::now() < deadline,
+                "server did not exit within {DEADLINE:?}"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -291,16 +315,28 @@ impl Drop for Server {
 /// The rows of a successful tool result (asserting it is one).
 pub fn rows(result: &Value) -> Vec<Value> {
     assert_eq!(result["isError"], false, "tool failed: {result}");
-    let rows = result["structuredContent"]["rows"].as_array().unwrap_or_else(|| panic!("no rows: {result}")).clone();
-    let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().expect("text content")).expect("text is JSON");
-    assert_eq!(text, Value::Array(rows.clone()), "text and structuredContent differ");
+    let rows = result["structuredContent"]["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no rows: {result}"))
+        .clone();
+    let text: Value =
+        serde_json::from_str(result["content"][0]["text"].as_str().expect("text content"))
+            .expect("text is JSON");
+    assert_eq!(
+        text,
+        Value::Array(rows.clone()),
+        "text and structuredContent differ"
+    );
     rows
 }
 
 /// The error text of a failed tool result (asserting it is one).
 pub fn error_text(result: &Value) -> String {
     assert_eq!(result["isError"], true, "expected a tool error: {result}");
-    let text = result["content"][0]["text"].as_str().expect("text").to_string();
+    let text = result["content"][0]["text"]
+        .as_str()
+        .expect("text")
+        .to_string();
     assert!(text.starts_with("Error: "), "{text}");
     text
 }
@@ -317,7 +353,9 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 /// Whether a process exists and is not a zombie.
 pub fn process_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
         Err(_) => false,
     }
 }
@@ -325,13 +363,23 @@ pub fn process_alive(pid: u32) -> bool {
 /// Zombie children of a process.
 pub fn zombie_children(parent: u32) -> Vec<u32> {
     let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return found };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
     for entry in dir.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let Some((_, rest)) = stat.rsplit_once(") ") else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.first() == Some(&"Z") && fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
+        if fields.first() == Some(&"Z")
+            && fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent)
+        {
             found.push(pid);
         }
     }
@@ -341,11 +389,19 @@ pub fn zombie_children(parent: u32) -> Vec<u32> {
 /// Children (any state) of a process.
 pub fn children(parent: u32) -> Vec<u32> {
     let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return found };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
     for entry in dir.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let Some((_, rest)) = stat.rsplit_once(") ") else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
         let fields: Vec<&str> = rest.split_whitespace().collect();
         if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
             found.push(pid);

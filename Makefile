@@ -1,0 +1,36 @@
+# mcp-osquery-server — everything a user or CI runs.
+CARGO ?= cargo
+BIN := target/release/mcp-osquery-server
+STANDIN := fixtures/osqueryi
+
+.PHONY: all build release demo test lint unit clients fuzz bench soak static musl aarch64 clean
+
+all: release
+
+build:
+	$(CARGO) build
+
+release:
+	$(CARGO) build --release
+
+## make demo: a scripted MCP session through the release binary, no osquery needed
+demo: release
+	$(CARGO) run --quiet --release --example demo -- $(BIN) $(STANDIN)
+
+## make test: formatting, lints, unit and integration tests (what CI runs)
+test: lint unit
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+unit:
+	if [ -f fixtures/selftest.sh ]; then sh fixtures/selftest.sh; fi
+	$(CARGO) test
+
+## make clients: the official MCP clients (Python SDK, TypeScript SDK, Inspector CLI) against the release binary
+clients: release
+	sh tests/clients/run_all.sh $(BIN) $(STANDIN)
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,310 @@
+//! Every tool against the stand-in, and every validation rule, as a client
+//! meets them.
+
+mod common;
+
+use common::{Server, Standin, error_text, rows};
+use serde_json::{Value, json};
+
+fn schema_of(s: &mut Server, tool: &str) -> Value {
+    let list = s.request("tools/list", json!({}));
+    list["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .find(|t| t["name"] == tool)
+        .cloned()
+        .expect("tool listed")
+}
+
+/// Checks a row against the tool's declared outputSchema (the subset of JSON
+/// Schema we use: required string properties).
+fn assert_matches_schema(schema: &Value, row: &Value) {
+    let items = &schema["outputSchema"]["properties"]["rows"]["items"];
+    for req in items["required"].as_array().into_iter().flatten() {
+        let key = req.as_str().expect("name");
+        assert!(
+            row.get(key).is_some_and(Value::is_string),
+            "{} lacks {key}: {row}",
+            schema["name"]
+        );
+    }
+    if let Some(props) = items["properties"].as_object() {
+        for (k, v) in row.as_object().expect("row object") {
+            assert!(v.is_string(), "{k} is not a string");
+            assert!(
+                props.contains_key(k),
+                "{}: undeclared field {k}",
+                schema["name"]
+            );
+        }
+    }
+}
+
+#[test]
+fn every_fixed_tool_answers_with_rows_matching_its_schema() {
+    let mut s = Server::start();
+    s.initialize();
+    for (tool, args, min_rows) in [
+        ("system_info", json!({}), 1),
+        ("processes", json!({}), 10),
+        ("users", json!({}), 10),
+        ("network_interfaces", json!({}), 2),
+        ("network_connections", json!({}), 10),
+        ("open_files", json!({}), 50),
+        ("disk_usage", json!({}), 5),
+        ("installed_packages", json!({}), 100),
+        ("running_services", json!({}), 10),
+        (
+            "custom_query",
+            json!({"sql": "SELECT pid, name FROM processes LIMIT 3"}),
+            1,
+        ),
+    ] {
+        let schema = schema_of(&mut s, tool);
+        let result = s.call(tool, args);
+        let rows = rows(&result);
+        assert!(rows.len() >= min_rows, "{tool}: {} rows", rows.len());
+        for row in &rows {
+            assert_matches_schema(&schema, row);
+        }
+        let sc = &result["structuredContent"];
+        assert_eq!(sc["row_count"], rows.len(), "{tool}");
+        assert!(sc["truncated"].is_boolean() && sc["elapsed_ms"].is_u64());
+    }
+}
+
+#[test]
+fn system_info_is_one_row_with_the_documented_fields() {
+    let mut s = Server::start();
+    let r = rows(&s.call("system_info", json!({})));
+    assert_eq!(r.len(), 1);
+    for f in [
+        "hostname",
+        "computer_name",
+        "cpu_brand",
+        "cpu_logical_cores",
+        "cpu_physical_cores",
+        "physical_memory",
+        "hardware_model",
+        "uuid",
+    ] {
+        assert!(r[0][f].is_string(), "{f}");
+    }
+    assert_eq!(r[0]["hostname"], "web-01");
+}
+
+#[test]
+fn processes_are_limited_and_ordered_by_memory() {
+    let mut s = Server::start();
+    for (args, n) in [
+        (json!({}), 10),
+        (json!({"limit": 3}), 3),
+        (json!({"limit": "5"}), 5),
+        (json!({"limit": 7.0}), 7),
+        (json!({"limit": 1}), 1),
+    ] {
+        let result = s.call("processes", args.clone());
+        let r = rows(&result);
+        assert_eq!(r.len(), n, "{args}");
+        assert_eq!(
+            result["structuredContent"]["truncated"], true,
+            "more processes exist than {n}"
+        );
+        let sizes: Vec<u64> = r
+            .iter()
+            .map(|p| {
+                p["resident_size"]
+                    .as_str()
+                    .and_then(|v| v.parse().ok())
+                    .expect("size")
+            })
+            .collect();
+        assert!(
+            sizes.windows(2).all(|w| w[0] >= w[1]),
+            "not ordered: {sizes:?}"
+        );
+        assert!(r[0]["resident_mib"].is_string());
+        let note = result["content"][1]["text"].as_str().unwrap_or_default();
+        assert!(note.contains("raise `limit`"), "{note}");
+    }
+    let all = rows(&s.call("processes", json!({"limit": 1000})));
+    assert!(all.len() > 30 && all.len() < 1000);
+}
+
+#[test]
+fn network_connections_name_protocol_and_family() {
+    let mut s = Server::start();
+    let r = rows(&s.call("network_connections", json!({"limit": 50})));
+    assert!(r.len() > 10);
+    for c in &r {
+        let name = c["protocol_name"].as_str().expect("protocol_name");
+        match c["protocol"].as_str() {
+            Some("6") => assert_eq!(name, "tcp"),
+            Some("17") => assert_eq!(name, "udp"),
+            Some("255") => assert_eq!(name, "raw"),
+            other => panic!("unexpected protocol {other:?}"),
+        }
+        assert!(
+            matches!(c["family_name"].as_str(), Some("ipv4" | "ipv6")),
+            "{c}"
+        );
+    }
+    assert_eq!(
+        rows(&s.call("network_connections", json!({"limit": 2}))).len(),
+        2
+    );
+}
+
+#[test]
+fn open_files_filter_by_pid() {
+    let mut s = Server::start();
+    let all = rows(&s.call("open_files", json!({})));
+    let pid = all[0]["pid"].as_str().expect("pid").to_string();
+    let one = rows(&s.call(
+        "open_files",
+        json!({"pid": pid.parse::<u64>().expect("numeric pid")}),
+    ));
+    assert!(!one.is_empty() && one.len() < all.len());
+    assert!(one.iter().all(|f| f["pid"] == pid.as_str()));
+    assert!(rows(&s.call("open_files", json!({"pid": 999_999}))).is_empty());
+}
+
+#[test]
+fn disk_usage_computes_bytes_and_percent() {
+    let mut s = Server::start();
+    let r = rows(&s.call("disk_usage", json!({})));
+    let root = r.iter().find(|m| m["path"] == "/").expect("root mount");
+    let n = |k: &str| {
+        root[k]
+            .as_str()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{k}: {root}"))
+    };
+    assert_eq!(n("total_bytes"), n("blocks") * n("blocks_size"));
+    assert!(n("used_percent") > 0.0 && n("used_percent") <= 100.0);
+}
+
+#[test]
+fn packages_say_where_they_came_from_and_services_are_running() {
+    let mut s = Server::start();
+    let pkgs = rows(&s.call("installed_packages", json!({})));
+    assert!(pkgs.len() > 100);
+    assert!(
+        pkgs.iter()
+            .all(|p| p["source"] == "deb" && p["version"].as_str().is_some_and(|v| !v.is_empty()))
+    );
+    let svcs = rows(&s.call("running_services", json!({})));
+    assert!(
+        svcs.iter()
+            .all(|u| u["state"] == "active" && u["sub_state"] == "running")
+    );
+    assert!(svcs.iter().any(|u| u["name"] == "ssh.service"));
+}
+
+#[test]
+fn validation_errors_name_the_argument_and_range() {
+    let mut s = Server::start();
+    let limit_err = "Error: limit must be an integer between 1 and 1000";
+    for bad in [
+        json!(0),
+        json!(1001),
+        json!(-5),
+        json!(2.5),
+        json!(true),
+        json!("ten"),
+        json!([10]),
+        json!({"n": 1}),
+        json!(""),
+    ] {
+        assert_eq!(
+            error_text(&s.call("processes", json!({"limit": bad.clone()}))),
+            limit_err,
+            "{bad}"
+        );
+        assert_eq!(
+            error_text(&s.call("network_connections", json!({"limit": bad.clone()}))),
+            limit_err,
+            "{bad}"
+        );
+    }
+    for bad in [json!(0), json!(-1), json!(1.5), json!("abc"), json!(false)] {
+        assert_eq!(
+            error_text(&s.call("open_files", json!({"pid": bad.clone()}))),
+            "Error: pid must be an integer between 1 and 2147483647",
+            "{bad}"
+        );
+    }
+    assert!(error_text(&s.call("custom_query", json!({}))).contains("sql is required"));
+    assert!(
+        error_text(&s.call("custom_query", json!({"sql": 5}))).contains("sql must be a string")
+    );
+    assert!(error_text(&s.call("custom_query", json!({"sql": "   "}))).contains("empty"));
+    assert!(
+        error_text(&s.call(
+            "custom_query",
+            json!({"sql": format!("SELECT '{}'", "x".repeat(10_000))})
+        ))
+        .contains("10000")
+    );
+    assert_eq!(
+        error_text(&s.call("no_such_tool", json!({}))),
+        "Error: Unknown tool: no_such_tool"
+    );
+    let r = s.request("tools/call", json!({"name": "processes", "arguments": [1]}));
+    assert!(error_text(&r["result"]).contains("arguments must be an object"));
+}
+
+#[test]
+fn extra_arguments_are_ignored_and_rejected_calls_never_reach_osqueryi() {
+    let standin = Standin::new(&[]);
+    let mut s = Server::with_standin(&standin, &[]);
+    assert!(rows(&s.call("users", json!({"unexpected": true}))).len() > 1);
+    error_text(&s.call("processes", json!({"limit": 0})));
+    error_text(&s.call("custom_query", json!({"sql": "DELETE FROM processes"})));
+    let log = standin.log();
+    assert_eq!(log.lines().count(), 1, "only the users query ran: {log}");
+    assert!(log.contains("FROM users"));
+}
+
+#[test]
+fn custom_query_runs_the_sql_given_and_reports_it() {
+    let mut s = Server::start();
+    let sql = "select pid, name from processes limit 4";
+    let result = s.call("custom_query", json!({"sql": sql}));
+    let r = rows(&result);
+    assert_eq!(r.len(), 4);
+    assert_eq!(result["structuredContent"]["sql"], sql);
+}
+
+#[test]
+fn osquery_errors_are_tool_errors_with_osquerys_message() {
+    let mut s = Server::start();
+    let e = error_text(&s.call("custom_query", json!({"sql": "SELECT * FROM nosuchtable;"})));
+    assert_eq!(
+        e,
+        "Error: osqueryi execution failed: no such table: nosuchtable (exit status 1)"
+    );
+    let e = error_text(&s.call(
+        "custom_query",
+        json!({"sql": "SELECT nosuchcol FROM processes;"}),
+    ));
+    assert!(e.contains("no such column: nosuchcol"), "{e}");
+    let e = error_text(&s.call("custom_query", json!({"sql": "SELECT * FROM file;"})));
+    assert!(
+        e.contains("required column") && e.contains("exit status 19"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_osqueryi_is_an_error_per_call_not_at_start() {
+    let mut s = Server::with_env(&[("OSQUERY_PATH", "/nonexistent/osqueryi")]);
+    s.initialize();
+    let list = s.request("tools/list", json!({}));
+    assert_eq!(list["result"]["tools"].as_array().map(Vec::len), Some(10));
+    assert_eq!(
+        error_text(&s.call("system_info", json!({}))),
+        "Error: osqueryi not found (set OSQUERY_PATH)"
+    );
+}
