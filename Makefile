@@ -25,7 +25,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 unit:
-	if [ -f fixtures/selftest.sh ]; then sh fixtures/selftest.sh; fi
+	sh fixtures/selftest.sh
 	$(CARGO) test
 
 ## make clients: the official MCP clients (Python SDK, TypeScript SDK, Inspector CLI) against the release binary
