@@ -4,8 +4,10 @@
 //! The pipeline, in the order a message travels:
 //! [`reader`] (stdin, protocol methods in [`mcp`]) → bounded queue →
 //! [`pool`] (five workers running [`osquery`]) → [`writer`] (stdout).
+//! Identical calls in flight share one run ([`coalesce`]).
 //! [`server`] wires them together.
 
+pub mod coalesce;
 pub mod config;
 pub mod containment;
 pub mod guard;

@@ -1,7 +1,8 @@
 //! The worker pool: five threads, each taking one tool call at a time from the
 //! bounded queue, running osqueryi for it, and handing the answer to the
 //! writer. A panic while serving one call becomes an error result for that
-//! call; the thread lives on, so the pool never shrinks.
+//! call; the thread lives on, so the pool never shrinks. A worker also answers
+//! the identical calls that joined its call (see [`crate::coalesce`]).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use serde_json::{Value, json};
 use crate::config::{QUEUE_CAPACITY, WORKERS};
 use crate::jsonrpc::Outgoing;
 use crate::mcp::Job;
-use crate::osquery::{self, RunError};
+use crate::osquery::{self, Control, RunError};
 use crate::results::{self, Meta};
 use crate::server::Context;
 use crate::tools::{self, ToolName};
@@ -56,19 +57,39 @@ fn work(ctx: &Context, jobs: &Receiver<Box<Job>>, out: &Sender<Outgoing>) {
 }
 
 /// The result of one call, before it becomes a message.
+#[derive(Clone)]
 struct Answer {
     result: Box<serde_json::value::RawValue>,
     outcome: &'static str,
 }
 
+/// Runs a job and answers it, and every identical call that joined it while
+/// it was queued or running (see `coalesce`).
 fn serve(ctx: &Context, job: &Job, out: &Sender<Outgoing>) {
-    if job.control.is_cancelled() {
-        log::info!(tool = job.tool, outcome = "cancelled", duration_ms = 0u64; "tool call cancelled before it started");
-        return;
-    }
-    progress(out, job, 0, "running osqueryi");
+    let control = ctx.coalescer.control_for(job);
     let started = Instant::now();
-    let answer = match catch_unwind(AssertUnwindSafe(|| answer(ctx, job))) {
+    let answer = if control.is_cancelled() {
+        None
+    } else {
+        progress(out, job, 0, "running osqueryi");
+        Some(run_isolated(ctx, job, &control))
+    };
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let followers = ctx.coalescer.finish(job);
+    let mut answer = answer;
+    // The last caller takes the answer itself: a lone call costs no copy.
+    let mut share = |last: bool| if last { answer.take() } else { answer.clone() };
+    deliver(job, share(followers.is_empty()), duration_ms, out);
+    let n = followers.len();
+    for (i, follower) in followers.into_iter().enumerate() {
+        deliver(&follower, share(i + 1 == n), duration_ms, out);
+        ctx.unregister(&follower.id);
+    }
+}
+
+/// A panic while answering becomes an error result for this call only.
+fn run_isolated(ctx: &Context, job: &Job, control: &Control) -> Answer {
+    match catch_unwind(AssertUnwindSafe(|| answer(ctx, job, control))) {
         Ok(a) => a,
         Err(panic) => {
             let why = panic
@@ -84,12 +105,18 @@ fn serve(ctx: &Context, job: &Job, out: &Sender<Outgoing>) {
                 outcome: "tool_error",
             }
         }
-    };
-    let duration_ms = started.elapsed().as_millis() as u64;
-    if job.control.is_cancelled() {
-        log::info!(tool = job.tool, outcome = "cancelled", duration_ms = duration_ms; "tool call cancelled");
-        return;
     }
+}
+
+/// Sends one caller its answer, unless that caller cancelled.
+fn deliver(job: &Job, answer: Option<Answer>, duration_ms: u64, out: &Sender<Outgoing>) {
+    let answer = match answer {
+        Some(a) if !job.control.is_cancelled() => a,
+        _ => {
+            log::info!(tool = job.tool, outcome = "cancelled", duration_ms = duration_ms; "tool call cancelled");
+            return;
+        }
+    };
     progress(out, job, 1, "done");
     let response_size = answer.result.get().len() as u64;
     log::info!(
@@ -99,7 +126,7 @@ fn serve(ctx: &Context, job: &Job, out: &Sender<Outgoing>) {
     let _ = out.send(Outgoing::raw_result(job.id.clone(), answer.result));
 }
 
-fn answer(ctx: &Context, job: &Job) -> Answer {
+fn answer(ctx: &Context, job: &Job, control: &Control) -> Answer {
     #[cfg(debug_assertions)]
     if let Some(marker) = &ctx.panic_marker {
         // Test builds only: lets the isolation test provoke a panic in a worker.
@@ -109,7 +136,7 @@ fn answer(ctx: &Context, job: &Job) -> Answer {
         );
     }
     let started = Instant::now();
-    let output = match osquery::run(&ctx.runner, &job.plan.sql, &job.control) {
+    let output = match osquery::run(&ctx.runner, &job.plan.sql, control) {
         Ok(o) => o,
         Err(e) => {
             let outcome = match e {

@@ -7,6 +7,7 @@ use std::io::{BufRead, ErrorKind};
 
 use crossbeam_channel::{Sender, TrySendError};
 
+use crate::coalesce::Admission;
 use crate::jsonrpc::{self, INVALID_REQUEST, Outgoing};
 use crate::mcp::{Action, Job, Session};
 use crate::results;
@@ -58,18 +59,24 @@ pub fn run(input: impl BufRead, ctx: &Context, jobs: &Sender<Box<Job>>, out: &Se
 
 fn submit(ctx: &Context, job: Box<Job>, jobs: &Sender<Box<Job>>, out: &Sender<Outgoing>) {
     ctx.register(&job.id, job.control.clone());
-    match jobs.try_send(job) {
-        Ok(()) => {}
-        Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
-            ctx.unregister(&job.id);
-            log::warn!(tool = job.tool, outcome = "busy"; "queue full: tool call refused");
-            let msg = format!(
-                "server busy: {} tool calls are already running or queued; retry in a few seconds",
-                crate::config::WORKERS + crate::config::QUEUE_CAPACITY
-            );
-            let _ = out.send(Outgoing::raw_result(job.id, results::error(&msg)));
-        }
-    }
+    let job = match ctx.coalescer.admit(job) {
+        Admission::Followed => return,
+        Admission::Full(job) => job,
+        Admission::Lead(job) => match jobs.try_send(job) {
+            Ok(()) => return,
+            Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
+                ctx.coalescer.abandon(&job);
+                job
+            }
+        },
+    };
+    ctx.unregister(&job.id);
+    log::warn!(tool = job.tool, outcome = "busy"; "queue full: tool call refused");
+    let msg = format!(
+        "server busy: {} tool calls are already running or queued; retry in a few seconds",
+        crate::config::WORKERS + crate::config::QUEUE_CAPACITY
+    );
+    let _ = out.send(Outgoing::raw_result(job.id, results::error(&msg)));
 }
 
 /// Strips the line ending (`\n`, `\r\n`) and surrounding whitespace.

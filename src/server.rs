@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::jsonrpc::RequestId;
 use crate::osquery::{ChildLimits, Control, RunnerConfig};
@@ -30,6 +31,8 @@ pub struct Context {
     pub started: Instant,
     /// Calls accepted and not yet answered, so a cancellation can reach them.
     inflight: Mutex<HashMap<String, Arc<Control>>>,
+    /// Identical calls in flight share one osqueryi run.
+    pub coalescer: Coalescer,
     #[cfg(debug_assertions)]
     pub panic_marker: Option<String>,
 }
@@ -55,6 +58,7 @@ impl Context {
             config,
             started: Instant::now(),
             inflight: Mutex::new(HashMap::new()),
+            coalescer: Coalescer::new(),
             #[cfg(debug_assertions)]
             panic_marker: std::env::var("MCP_OSQUERY_TEST_PANIC")
                 .ok()
@@ -70,13 +74,20 @@ impl Context {
         self.calls().remove(&id.key());
     }
 
+    /// Tool calls answered from an identical call's run since start-up.
+    pub fn coalesced_calls(&self) -> u64 {
+        self.coalescer.coalesced_calls()
+    }
+
     /// Cancels a queued or running call; unknown or finished ids are ignored.
+    /// A coalesced run stops only once all of its callers have cancelled.
     pub fn cancel(&self, id: &RequestId) {
         let control = self.calls().get(&id.key()).cloned();
         match control {
             Some(c) => {
                 log::info!("cancelling request {id}");
                 c.cancel();
+                self.coalescer.cancelled();
             }
             None => log::debug!("cancellation for unknown or finished request {id} ignored"),
         }
