@@ -14,6 +14,7 @@ pub mod guard;
 pub mod jsonrpc;
 pub mod logging;
 pub mod mcp;
+pub mod memory;
 pub mod osquery;
 pub mod pool;
 pub mod ratelimit;

@@ -178,7 +178,7 @@ fn answer(ctx: &Context, job: &Job, control: &Control) -> Answer {
         )
     });
     Answer {
-        result: results::success(&rows, &meta, note.as_deref()),
+        result: results::success(rows, &meta, note.as_deref()),
         outcome: "ok",
     }
 }

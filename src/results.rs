@@ -2,9 +2,14 @@
 //! once as `structuredContent.rows`; failures as `isError` with one
 //! `Error: …` text.
 //!
-//! Rows are serialised exactly once; the envelope embeds that text twice (as a
-//! JSON string and as raw JSON) without building a second value tree, so a
-//! 10 MB answer costs a few copies of itself, not dozens.
+//! A 10 MB answer must cost about its own size, not many copies of it: after
+//! a counting pass sizes the buffer exactly, the rows are serialised straight
+//! into the one buffer that becomes the message (`structuredContent` first),
+//! the rows are freed, and the text item is escaped from that same buffer. No
+//! intermediate string of the rows exists, and the exactly sized buffer
+//! becomes the `RawValue` without another copy.
+
+use std::io::Write;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -14,32 +19,121 @@ use crate::osquery::Row;
 /// Extra fields of `structuredContent` besides `rows`.
 pub type Meta = Map<String, Value>;
 
-pub fn success(rows: &[Row], meta: &Meta, note: Option<&str>) -> Box<RawValue> {
-    let rows_json = serde_json::to_string(rows).unwrap_or_else(|_| "[]".to_string());
-    let text_json = serde_json::to_string(&rows_json).unwrap_or_else(|_| "\"[]\"".to_string());
-    // The note is its own content item so the first one stays pure JSON.
-    let note = match note {
-        Some(n) => format!(
-            ",{{\"type\":\"text\",\"text\":{}}}",
-            Value::String(n.to_string())
-        ),
-        None => String::new(),
-    };
-    let mut structured = String::with_capacity(rows_json.len() + 64);
-    structured.push_str("{\"rows\":");
-    structured.push_str(&rows_json);
-    for (k, v) in meta {
-        structured.push(',');
-        structured.push_str(&Value::String(k.clone()).to_string());
-        structured.push(':');
-        structured.push_str(&v.to_string());
+const HEAD: &[u8] = b"{\"structuredContent\":{\"rows\":";
+const TEXT: &[u8] = b"},\"content\":[{\"type\":\"text\",\"text\":\"";
+const NOTE: &[u8] = b"\"},{\"type\":\"text\",\"text\":";
+const TAIL: &[u8] = b"],\"isError\":false}";
+
+/// Takes the rows by value so they are freed as soon as they are written.
+pub fn success(rows: Vec<Row>, meta: &Meta, note: Option<&str>) -> Box<RawValue> {
+    let mut size = Count::default();
+    if serde_json::to_writer(&mut size, &rows).is_err() {
+        return error("internal error serialising the rows");
     }
-    structured.push('}');
-    drop(rows_json);
-    let body = format!(
-        "{{\"content\":[{{\"type\":\"text\",\"text\":{text_json}}}{note}],\"structuredContent\":{structured},\"isError\":false}}"
-    );
-    raw(body)
+    // The note is its own content item so the first one stays pure JSON.
+    let note = note.map(|n| Value::String(n.to_string()).to_string());
+    let mut fields = String::new();
+    for (k, v) in meta {
+        fields.push(',');
+        fields.push_str(&Value::String(k.clone()).to_string());
+        fields.push(':');
+        fields.push_str(&v.to_string());
+    }
+    let exact = HEAD.len()
+        + size.raw
+        + fields.len()
+        + TEXT.len()
+        + size.raw
+        + size.escapes
+        + note.as_ref().map_or(2, |n| NOTE.len() + n.len() + 1)
+        + TAIL.len();
+    // Reserved, not yet touched: memory is only used as it is written.
+    let mut body = Vec::with_capacity(exact);
+    body.extend_from_slice(HEAD);
+    let written = serde_json::to_writer(&mut body, &rows);
+    drop(rows);
+    if size.raw >= crate::memory::TRIM_AFTER_BYTES {
+        crate::memory::release_free_memory();
+    }
+    if written.is_err() {
+        return error("internal error serialising the rows");
+    }
+    let rows_json = HEAD.len()..body.len();
+    body.extend_from_slice(fields.as_bytes());
+    body.extend_from_slice(TEXT);
+    // The text item is the same JSON, escaped: copied from the body itself in
+    // small pieces, so the rows are never held twice outside it.
+    let mut piece = [0u8; 8192];
+    for start in rows_json.clone().step_by(piece.len()) {
+        let end = (start + piece.len()).min(rows_json.end);
+        let chunk = &mut piece[..end - start];
+        chunk.copy_from_slice(&body[start..end]);
+        escape_into(&mut body, chunk);
+    }
+    match &note {
+        Some(n) => {
+            body.extend_from_slice(NOTE);
+            body.extend_from_slice(n.as_bytes());
+            body.push(b'}');
+        }
+        None => body.extend_from_slice(b"\"}"),
+    }
+    body.extend_from_slice(TAIL);
+    debug_assert_eq!(body.len(), exact, "size pass and writing pass disagree");
+    match String::from_utf8(body) {
+        Ok(body) => raw(body),
+        Err(_) => error("internal error serialising the rows"),
+    }
+}
+
+/// Counts what serialising writes, and how many bytes escaping it as a JSON
+/// string adds.
+#[derive(Default)]
+struct Count {
+    raw: usize,
+    escapes: usize,
+}
+
+impl Write for Count {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.raw += buf.len();
+        self.escapes += buf
+            .iter()
+            .map(|&b| escape(b).len().saturating_sub(1))
+            .sum::<usize>();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Appends JSON text as the inside of a JSON string.
+fn escape_into(out: &mut Vec<u8>, mut rest: &[u8]) {
+    while let Some(i) = rest.iter().position(|&b| !escape(b).is_empty()) {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(escape(rest[i]).as_bytes());
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
+}
+
+/// What replaces a byte inside a JSON string (empty: the byte is kept). serde_json's output holds no raw control characters, but the
+/// escaping must not depend on that.
+fn escape(b: u8) -> &'static str {
+    const CONTROL: [&str; 32] = [
+        "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007",
+        "\\b", "\\t", "\\n", "\\u000b", "\\f", "\\r", "\\u000e", "\\u000f", "\\u0010", "\\u0011",
+        "\\u0012", "\\u0013", "\\u0014", "\\u0015", "\\u0016", "\\u0017", "\\u0018", "\\u0019",
+        "\\u001a", "\\u001b", "\\u001c", "\\u001d", "\\u001e", "\\u001f",
+    ];
+    match b {
+        b'"' => "\\\"",
+        b'\\' => "\\\\",
+        0..=0x1f => CONTROL[b as usize],
+        _ => "",
+    }
 }
 
 pub fn error(message: &str) -> Box<RawValue> {
@@ -76,7 +170,7 @@ mod tests {
         ];
         let mut meta = Meta::new();
         meta.insert("row_count".into(), json!(1));
-        let v: Value = serde_json::from_str(success(&rows, &meta, None).get()).expect("valid");
+        let v: Value = serde_json::from_str(success(rows, &meta, None).get()).expect("valid");
         assert_eq!(v["isError"], false);
         assert_eq!(v["structuredContent"]["rows"][0]["b"], "x\"y\n");
         assert_eq!(v["structuredContent"]["row_count"], 1);
@@ -87,9 +181,26 @@ mod tests {
     }
 
     #[test]
+    fn text_escaping_matches_serde_for_awkward_values() {
+        let rows: Vec<Row> = vec![
+            json!({"q": "\"\\/\u{1}\u{1f}\n\té ünï \u{2028} 🦀", "k\"ey": ""})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ];
+        let expected_text = serde_json::to_string(&rows).expect("rows serialise");
+        let body = success(rows.clone(), &Meta::new(), Some("n"));
+        let v: Value = serde_json::from_str(body.get()).expect("valid");
+        assert_eq!(v["content"][0]["text"], expected_text.as_str());
+        assert_eq!(v["content"][1]["text"], "n");
+        assert_eq!(v["structuredContent"]["rows"], json!(rows));
+    }
+
+    #[test]
     fn notes_precede_the_rows_in_text() {
-        let v: Value = serde_json::from_str(success(&[], &Meta::new(), Some("showing 0")).get())
-            .expect("valid");
+        let v: Value =
+            serde_json::from_str(success(Vec::new(), &Meta::new(), Some("showing 0")).get())
+                .expect("valid");
         assert_eq!(v["content"][0]["text"], "[]");
         assert_eq!(v["content"][1]["text"], "showing 0");
     }

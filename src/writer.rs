@@ -26,14 +26,20 @@ pub fn spawn(
 fn write_all(out: impl Write, rx: Receiver<Outgoing>) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
     for msg in rx.iter() {
-        let line = match serde_json::to_vec(&msg) {
-            Ok(line) => line,
-            Err(e) => {
+        // Straight into the buffer: a large result passes through to stdout
+        // without a second copy of the whole line.
+        // Our messages hold only strings, integers and checked raw JSON, so
+        // only an I/O error can stop serialisation.
+        let mut written = match serde_json::to_writer(&mut out, &msg) {
+            Err(e) if !e.is_io() => {
                 log::error!("could not serialise a message: {e}");
-                continue;
+                out.write_all(b"\n")
             }
+            other => other
+                .map_err(std::io::Error::from)
+                .and_then(|_| out.write_all(b"\n")),
         };
-        let mut written = out.write_all(&line).and_then(|_| out.write_all(b"\n"));
+        drop(msg);
         if written.is_ok() && rx.is_empty() {
             written = out.flush();
         }
