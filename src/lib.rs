@@ -6,17 +6,21 @@
 //! [`pool`] (five workers running [`osquery`]) → [`writer`] (stdout).
 //! [`server`] wires them together.
 
+pub mod cli;
 pub mod config;
 pub mod containment;
 pub mod guard;
+pub mod health;
 pub mod jsonrpc;
 pub mod logging;
 pub mod mcp;
+pub mod metrics;
 pub mod osquery;
 pub mod pool;
 pub mod ratelimit;
 pub mod reader;
 pub mod redact;
+pub mod resources;
 pub mod results;
 pub mod server;
 pub mod tools;

@@ -16,8 +16,9 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::jsonrpc::RequestId;
+use crate::metrics::Metrics;
 use crate::osquery::{ChildLimits, Control, RunnerConfig};
-use crate::{guard, pool, reader, writer};
+use crate::{guard, health, logging, pool, reader, writer};
 
 /// Lines longer than this are discarded unread: the response cap or 16 MiB,
 /// whichever is larger.
@@ -28,6 +29,9 @@ pub struct Context {
     pub runner: RunnerConfig,
     pub max_line: usize,
     pub started: Instant,
+    pub metrics: Metrics,
+    /// The health check in progress, if any (see [`health::answer_later`]).
+    pub health_probe: Arc<health::Probe>,
     /// Calls accepted and not yet answered, so a cancellation can reach them.
     inflight: Mutex<HashMap<String, Arc<Control>>>,
     #[cfg(debug_assertions)]
@@ -54,6 +58,8 @@ impl Context {
             runner,
             config,
             started: Instant::now(),
+            metrics: Metrics::new(),
+            health_probe: Arc::default(),
             inflight: Mutex::new(HashMap::new()),
             #[cfg(debug_assertions)]
             panic_marker: std::env::var("MCP_OSQUERY_TEST_PANIC")
@@ -92,6 +98,7 @@ pub fn serve(config: Config) -> std::io::Result<()> {
     let home = PrivateHome::create()?;
     let ctx = Arc::new(Context::new(config, home.path.clone()));
     let (out, writer) = writer::spawn(std::io::stdout())?;
+    logging::forward_to(out.clone());
     let (jobs, pool) = pool::spawn(ctx.clone(), out.clone())?;
     log::info!(
         "serving MCP on stdio: {} workers, timeout {} s, response cap {} bytes",
@@ -102,6 +109,8 @@ pub fn serve(config: Config) -> std::io::Result<()> {
     reader::run(std::io::stdin().lock(), &ctx, &jobs, &out);
     drop(jobs);
     pool.join();
+    ctx.metrics.log_summary();
+    logging::stop_forwarding();
     drop(out);
     let written = writer.join().unwrap_or(Ok(()));
     log::info!("all answers written; exiting");
