@@ -360,7 +360,7 @@ mod tests {
         ];
         assert_eq!(
             render_table(&rows),
-            "pid   name     extra\n----  -------  -----\n1     systemd\n1234  nginx    x y\n"
+            "name     pid   extra\n-------  ----  -----\nsystemd  1\nnginx    1234  x y\n"
         );
         assert_eq!(render_table(&[]), "(no rows)\n");
     }
