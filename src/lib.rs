@@ -4,7 +4,10 @@
 //! The pipeline, in the order a message travels:
 //! [`reader`] (stdin, protocol methods in [`mcp`]) → bounded queue →
 //! [`pool`] (five workers running [`osquery`]) → [`writer`] (stdout).
-//! [`server`] wires them together.
+//! [`server`] wires them together; [`cli`] is the command line.
+//!
+//! Operating it: [`logging`] (JSON lines on stderr, forwarded to the client),
+//! [`metrics`] and [`health`], exposed as MCP resources by [`resources`].
 
 pub mod cli;
 pub mod config;
