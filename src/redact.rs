@@ -1,0 +1,1 @@
+//! Masks secrets in osquery result values before they leave the server.
