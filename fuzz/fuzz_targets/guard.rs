@@ -34,8 +34,20 @@ fuzz_target!(|data: &[u8]| {
         "accepted a statement not starting with SELECT/WITH: {sql:?}"
     );
     for (i, t) in sig.iter().enumerate() {
+        // SQLite reads a 'string' as a name right after FROM/JOIN, next to a
+        // `.`, or before `(` (a table-valued function).
+        let prev = i.checked_sub(1).and_then(|p| sig.get(p));
+        let string_as_name = t.kind == TokenKind::String
+            && (prev.is_some_and(|p| {
+                p.kind == TokenKind::Dot
+                    || p.text.eq_ignore_ascii_case("FROM")
+                    || p.text.eq_ignore_ascii_case("JOIN")
+            }) || sig
+                .get(i + 1)
+                .is_some_and(|n| matches!(n.kind, TokenKind::Dot | TokenKind::LParen)));
         let name = match t.kind {
             TokenKind::Ident | TokenKind::QuotedIdent => t.ident_name(),
+            TokenKind::String if string_as_name => t.string_value(),
             _ => None,
         };
         if let Some(name) = &name {
