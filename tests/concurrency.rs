@@ -56,8 +56,14 @@ fn a_full_queue_answers_busy_at_once() {
     let mut busy = 0;
     while busy < 10 {
         let r = s.recv(Duration::from_secs(4)).expect("a prompt busy reply");
-        let text = r["result"]["content"][0]["text"].as_str().unwrap_or_default().to_string();
-        assert!(text.contains("server busy") && text.contains("retry"), "{text}");
+        let text = r["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            text.contains("server busy") && text.contains("retry"),
+            "{text}"
+        );
         busy += 1;
     }
     assert!(sent.elapsed() < Duration::from_secs(4));
