@@ -226,7 +226,7 @@ fn call(args: &[String]) -> ExitCode {
         eprintln!("Error: Unknown tool: {name}");
         return ExitCode::FAILURE;
     };
-    let plan = match tools::plan(tool, &arguments) {
+    let plan = match tools::plan(tool, &arguments, &ctx.policy) {
         Ok(p) => p,
         Err(why) => {
             eprintln!("Error: {why}");

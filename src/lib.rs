@@ -26,5 +26,6 @@ pub mod redact;
 pub mod resources;
 pub mod results;
 pub mod server;
+pub mod sql_lexer;
 pub mod tools;
 pub mod writer;

@@ -146,7 +146,7 @@ impl Session {
         let Some(tool) = tools::find(&name) else {
             return refuse(ctx, id, &name, "rejected", &format!("Unknown tool: {name}"));
         };
-        let plan = match tools::plan(tool, &args) {
+        let plan = match tools::plan(tool, &args, &ctx.policy) {
             Ok(plan) => plan,
             Err(why) => return refuse(ctx, id, tool.id, "rejected", &why),
         };

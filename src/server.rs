@@ -15,10 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::guard::TablePolicy;
 use crate::jsonrpc::RequestId;
 use crate::metrics::Metrics;
 use crate::osquery::{ChildLimits, Control, RunnerConfig};
-use crate::{guard, health, logging, pool, reader, writer};
+use crate::{health, logging, pool, reader, writer};
 
 /// Lines longer than this are discarded unread: the response cap or 16 MiB,
 /// whichever is larger.
@@ -26,6 +27,8 @@ const MIN_LINE_LIMIT: usize = 16 * 1024 * 1024;
 
 pub struct Context {
     pub config: Config,
+    /// Which tables custom_query may read; also passed to osqueryi.
+    pub policy: TablePolicy,
     pub runner: RunnerConfig,
     pub max_line: usize,
     pub started: Instant,
@@ -40,7 +43,7 @@ pub struct Context {
 
 impl Context {
     pub fn new(config: Config, home: PathBuf) -> Context {
-        let policy = guard::TablePolicy::from_config(&config);
+        let policy = TablePolicy::new(config.deny_tables.clone(), config.allow_tables.clone());
         let runner = RunnerConfig {
             osquery_path: config.osquery_path.clone(),
             timeout: config.timeout,
@@ -56,6 +59,7 @@ impl Context {
         Context {
             max_line: config.max_response_size.max(MIN_LINE_LIMIT),
             runner,
+            policy,
             config,
             started: Instant::now(),
             metrics: Metrics::new(),

@@ -308,12 +308,15 @@ fn call_exit_codes() {
     assert_eq!(unknown.status.code(), Some(1));
     assert!(stderr(&unknown).contains("Unknown tool: nosuch"));
 
-    // A query osqueryi refuses is a tool error, as over MCP.
+    // The same guard as the MCP path: nothing reaches osqueryi.
+    let logged = Standin::new(&[]);
     let guarded = cli(
         &["call", "custom_query", r#"{"sql":"DELETE FROM processes"}"#],
-        &[],
+        &[("OSQUERY_PATH", logged.path.to_str().expect("utf-8 path"))],
     );
     assert_eq!(guarded.status.code(), Some(1), "{}", stdout(&guarded));
+    assert!(stderr(&guarded).starts_with("Error: "));
+    assert_eq!(logged.log(), "");
 
     let missing = cli(
         &["call", "system_info"],
