@@ -19,5 +19,6 @@ pub mod reader;
 pub mod redact;
 pub mod results;
 pub mod server;
+pub mod signals;
 pub mod tools;
 pub mod writer;
