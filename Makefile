@@ -32,5 +32,9 @@ unit:
 clients: release
 	sh tests/clients/run_all.sh $(BIN) $(STANDIN)
 
+## make soak: 100,000 mixed good and bad messages through one release server (not part of make test)
+soak: release
+	$(CARGO) run --quiet --release --example soak -- $(BIN) $(STANDIN)
+
 clean:
 	$(CARGO) clean

@@ -15,6 +15,33 @@ use common::{
 };
 use serde_json::{Value, json};
 
+unsafe extern "C" {
+    fn kill(pid: i32, sig: i32) -> i32;
+}
+
+fn send_signal(pid: u32, sig: i32) {
+    // SAFETY: a plain syscall on a pid this test started.
+    let rc = unsafe { kill(pid as i32, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig})");
+}
+
+/// SIGKILLs leftover processes even when an assertion failed first, so a
+/// broken build leaves no hour-long `sleep` behind.
+struct KillOnDrop(Vec<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            if process_alive(pid) {
+                // SAFETY: a plain syscall on a process this test started.
+                unsafe {
+                    kill(pid as i32, 9);
+                }
+            }
+        }
+    }
+}
+
 fn call(name: &str, args: Value) -> Value {
     json!({"name": name, "arguments": args})
 }
@@ -65,11 +92,8 @@ fn termination_signals_kill_running_osqueryi_groups_and_exit() {
         let pids_file = pids_dir.path("pids");
         eventually("the stand-in hangs", || hang_pids(&pids_file).len() == 2);
         let pids = hang_pids(&pids_file);
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &s.pid().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
+        let _cleanup = KillOnDrop(pids.clone());
+        send_signal(s.pid(), sig);
         let exit = s.wait_exit();
         assert_eq!(exit.code(), Some(128 + sig), "SIG{name}: {exit:?}");
         for pid in pids {
@@ -78,6 +102,23 @@ fn termination_signals_kill_running_osqueryi_groups_and_exit() {
             });
         }
     }
+}
+
+#[test]
+fn a_sigkilled_server_takes_its_direct_osqueryi_child_with_it() {
+    let pids_dir = TempDir::new("sigkill");
+    let standin = hang_standin(&pids_dir, "users");
+    let mut s = Server::with_standin(&standin, &[("OSQUERY_TIMEOUT", "60")]);
+    s.send_request(json!(1), "tools/call", call("users", json!({})));
+    let pids_file = pids_dir.path("pids");
+    eventually("the stand-in hangs", || hang_pids(&pids_file).len() == 2);
+    let pids = hang_pids(&pids_file);
+    // PR_SET_PDEATHSIG reaches only the direct child; the stand-in's own
+    // `sleep` is an orphan afterwards (real osqueryi starts no children).
+    let _cleanup = KillOnDrop(pids.clone());
+    send_signal(s.pid(), 9);
+    assert_eq!(s.wait_exit().code(), None);
+    eventually("osqueryi died with its parent", || !process_alive(pids[0]));
 }
 
 #[test]
