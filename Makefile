@@ -32,6 +32,10 @@ unit:
 clients: release
 	sh tests/clients/run_all.sh $(BIN) $(STANDIN)
 
+## make soak: 100,000 mixed good and bad messages through one release server (not part of make test)
+soak: release
+	$(CARGO) run --quiet --release --example soak -- $(BIN) $(STANDIN)
+
 ## make fuzz: the guard under cargo-fuzz (nightly) for FUZZ_SECONDS, seeded from the corpora
 FUZZ_SECONDS ?= 600
 fuzz:

@@ -26,6 +26,7 @@ pub mod redact;
 pub mod resources;
 pub mod results;
 pub mod server;
+pub mod signals;
 pub mod sql_lexer;
 pub mod tools;
 pub mod writer;

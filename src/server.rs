@@ -99,6 +99,7 @@ impl Context {
 
 /// Serves MCP on stdin/stdout until EOF, then answers what was accepted.
 pub fn serve(config: Config) -> std::io::Result<()> {
+    crate::signals::install();
     let home = PrivateHome::create()?;
     let ctx = Arc::new(Context::new(config, home.path.clone()));
     let (out, writer) = writer::spawn(std::io::stdout())?;
