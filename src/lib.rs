@@ -12,6 +12,7 @@ pub mod guard;
 pub mod jsonrpc;
 pub mod logging;
 pub mod mcp;
+pub mod modern;
 pub mod osquery;
 pub mod pool;
 pub mod ratelimit;

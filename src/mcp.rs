@@ -11,6 +11,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::jsonrpc::{self, INVALID_PARAMS, Incoming, METHOD_NOT_FOUND, Outgoing, RequestId};
+use crate::modern::{self, Era};
 use crate::osquery::Control;
 use crate::ratelimit::RateLimiter;
 use crate::results;
@@ -36,6 +37,8 @@ pub struct Job {
     pub tool: &'static str,
     pub plan: Plan,
     pub progress_token: Option<Value>,
+    /// Which revision the request spoke, so its result has the right shape.
+    pub era: Era,
     pub control: Arc<Control>,
     pub accepted: Instant,
 }
@@ -81,12 +84,28 @@ impl Session {
         method: &str,
         params: Option<Value>,
     ) -> Action {
-        let reply = |result: Value| Action::Reply(Outgoing::result(id.clone(), result));
+        let era = match modern::classify(method, &params) {
+            Ok(era) => era,
+            Err(rejected) => return Action::Reply(rejected.reply(id)),
+        };
+        if era.is_modern() {
+            log::debug!(
+                "{method} from {} (MCP 2026-07-28)",
+                modern::client_name(&params)
+            );
+        }
+        let reply = |result: Value| {
+            Action::Reply(Outgoing::result(
+                id.clone(),
+                modern::decorate(era, method, result),
+            ))
+        };
         match method {
+            "server/discover" => reply(modern::discover(capabilities(), INSTRUCTIONS)),
             "initialize" => reply(self.initialize(&params)),
             "ping" => reply(json!({})),
             "tools/list" => reply(tools::list()),
-            "tools/call" => self.tools_call(ctx, id, params),
+            "tools/call" => self.tools_call(ctx, id, params, era),
             _ => Action::Reply(Outgoing::error(
                 Some(id),
                 METHOD_NOT_FOUND,
@@ -109,7 +128,7 @@ impl Session {
         );
         json!({
             "protocolVersion": version,
-            "capabilities": { "tools": { "listChanged": false } },
+            "capabilities": capabilities(),
             "serverInfo": {
                 "name": env!("CARGO_PKG_NAME"),
                 "title": "osquery (read-only)",
@@ -119,7 +138,14 @@ impl Session {
         })
     }
 
-    fn tools_call(&mut self, ctx: &Context, id: RequestId, params: Option<Value>) -> Action {
+    fn tools_call(
+        &mut self,
+        ctx: &Context,
+        id: RequestId,
+        params: Option<Value>,
+        era: Era,
+    ) -> Action {
+        let tool_error = |id, message: &str| tool_error(id, era, message);
         let mut params = jsonrpc::params_object(params);
         let Some(Value::String(name)) = params.remove("name") else {
             return Action::Reply(Outgoing::error(
@@ -164,6 +190,7 @@ impl Session {
             tool: tool.id,
             plan,
             progress_token,
+            era,
             control: Control::new(),
             accepted: Instant::now(),
         }))
@@ -184,8 +211,13 @@ impl Session {
     }
 }
 
-fn tool_error(id: RequestId, message: &str) -> Action {
-    Action::Reply(Outgoing::raw_result(id, results::error(message)))
+fn tool_error(id: RequestId, era: Era, message: &str) -> Action {
+    Action::Reply(Outgoing::raw_result(id, results::error(message, era)))
+}
+
+/// What we offer, the same in the handshake and in `server/discover`.
+pub fn capabilities() -> Value {
+    json!({ "tools": { "listChanged": false } })
 }
 
 fn client_name(params: &Option<Value>) -> String {

@@ -80,6 +80,7 @@ fn serve(ctx: &Context, job: &Job, out: &Sender<Outgoing>) {
             Answer {
                 result: results::error(
                     "internal error while serving this call; the server keeps running",
+                    job.era,
                 ),
                 outcome: "tool_error",
             }
@@ -118,7 +119,7 @@ fn answer(ctx: &Context, job: &Job) -> Answer {
                 _ => "tool_error",
             };
             return Answer {
-                result: results::error(&e.to_string()),
+                result: results::error(&e.to_string(), job.era),
                 outcome,
             };
         }
@@ -151,7 +152,7 @@ fn answer(ctx: &Context, job: &Job) -> Answer {
         )
     });
     Answer {
-        result: results::success(&rows, &meta, note.as_deref()),
+        result: results::success(&rows, &meta, note.as_deref(), job.era),
         outcome: "ok",
     }
 }

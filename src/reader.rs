@@ -67,7 +67,7 @@ fn submit(ctx: &Context, job: Box<Job>, jobs: &Sender<Box<Job>>, out: &Sender<Ou
                 "server busy: {} tool calls are already running or queued; retry in a few seconds",
                 crate::config::WORKERS + crate::config::QUEUE_CAPACITY
             );
-            let _ = out.send(Outgoing::raw_result(job.id, results::error(&msg)));
+            let _ = out.send(Outgoing::raw_result(job.id, results::error(&msg, job.era)));
         }
     }
 }
