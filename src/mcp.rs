@@ -18,6 +18,8 @@ use crate::results;
 use crate::server::Context;
 use crate::tools::{self, Plan};
 
+pub const SERVER_TITLE: &str = "osquery (read-only)";
+
 /// Handshake revisions we speak, newest first.
 pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
@@ -131,7 +133,7 @@ impl Session {
             "capabilities": capabilities(),
             "serverInfo": {
                 "name": env!("CARGO_PKG_NAME"),
-                "title": "osquery (read-only)",
+                "title": SERVER_TITLE,
                 "version": env!("CARGO_PKG_VERSION"),
             },
             "instructions": INSTRUCTIONS,

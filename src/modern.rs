@@ -8,6 +8,8 @@
 //! the envelope is served exactly as the handshake revisions want, so one
 //! binary serves old and new clients on the same stdin.
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value, json};
 
 use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, Outgoing, RequestId};
@@ -71,16 +73,17 @@ impl Era {
     pub fn tool_result_members(self) -> &'static str {
         match self {
             Era::Legacy => "",
-            Era::Modern { .. } => concat!(
-                ",\"resultType\":\"complete\",\"_meta\":{\"io.modelcontextprotocol/serverInfo\":{\"name\":\"",
-                env!("CARGO_PKG_NAME"),
-                "\",\"version\":\"",
-                env!("CARGO_PKG_VERSION"),
-                "\"}}"
-            ),
+            Era::Modern { .. } => MODERN_TOOL_RESULT_MEMBERS.as_str(),
         }
     }
 }
+
+static MODERN_TOOL_RESULT_MEMBERS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        ",\"resultType\":\"complete\",\"_meta\":{{\"{SERVER_INFO_KEY}\":{}}}",
+        server_info()
+    )
+});
 
 /// A request the envelope rules refuse, with the error the revision defines.
 #[derive(Debug, PartialEq)]
@@ -218,7 +221,11 @@ fn removed(method: &str) -> Option<&'static str> {
 
 /// Who we are, for the `_meta` of every stateless result.
 pub fn server_info() -> Value {
-    json!({ "name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION") })
+    json!({
+        "name": env!("CARGO_PKG_NAME"),
+        "title": crate::mcp::SERVER_TITLE,
+        "version": env!("CARGO_PKG_VERSION"),
+    })
 }
 
 /// The `server/discover` result: everything a handshake would have told the

@@ -34,7 +34,7 @@ fn assert_modern_result(result: &Value) {
     assert_eq!(result["resultType"], "complete", "{result}");
     assert_eq!(
         result["_meta"][SERVER_INFO],
-        json!({"name": "mcp-osquery-server", "version": env!("CARGO_PKG_VERSION")}),
+        json!({"name": "mcp-osquery-server", "title": "osquery (read-only)", "version": env!("CARGO_PKG_VERSION")}),
         "{result}"
     );
 }
