@@ -15,9 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::guard::TablePolicy;
 use crate::jsonrpc::RequestId;
 use crate::osquery::{ChildLimits, Control, RunnerConfig};
-use crate::{guard, pool, reader, writer};
+use crate::{pool, reader, writer};
 
 /// Lines longer than this are discarded unread: the response cap or 16 MiB,
 /// whichever is larger.
@@ -25,6 +26,8 @@ const MIN_LINE_LIMIT: usize = 16 * 1024 * 1024;
 
 pub struct Context {
     pub config: Config,
+    /// Which tables custom_query may read; also passed to osqueryi.
+    pub policy: TablePolicy,
     pub runner: RunnerConfig,
     pub max_line: usize,
     pub started: Instant,
@@ -36,7 +39,7 @@ pub struct Context {
 
 impl Context {
     pub fn new(config: Config, home: PathBuf) -> Context {
-        let policy = guard::TablePolicy::from_config(&config);
+        let policy = TablePolicy::new(config.deny_tables.clone(), config.allow_tables.clone());
         let runner = RunnerConfig {
             osquery_path: config.osquery_path.clone(),
             timeout: config.timeout,
@@ -52,6 +55,7 @@ impl Context {
         Context {
             max_line: config.max_response_size.max(MIN_LINE_LIMIT),
             runner,
+            policy,
             config,
             started: Instant::now(),
             inflight: Mutex::new(HashMap::new()),
