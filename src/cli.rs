@@ -241,6 +241,7 @@ fn call(args: &[String]) -> ExitCode {
         tool: tool.id,
         plan,
         progress_token: None,
+        era: crate::modern::Era::Legacy,
         control: Control::new(),
         accepted: Instant::now(),
     };

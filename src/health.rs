@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::config::{Config, MAX_SQL_CHARS, QUEUE_CAPACITY, WORKERS};
 use crate::jsonrpc::{INTERNAL_ERROR, Outgoing, RequestId};
+use crate::modern::{self, Era};
 use crate::osquery::{self, Control, RunnerConfig};
 use crate::server::Context;
 
@@ -95,15 +96,15 @@ pub fn check(config: &Config, runner: &RunnerConfig, started: Instant) -> Report
 /// Requests waiting for the check in progress; `None` when none runs.
 #[derive(Default)]
 pub struct Probe {
-    waiting: Mutex<Option<Vec<RequestId>>>,
+    waiting: Mutex<Option<Vec<(RequestId, Era)>>>,
 }
 
 impl Probe {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Vec<RequestId>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Vec<(RequestId, Era)>>> {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn take(&self) -> Vec<RequestId> {
+    fn take(&self) -> Vec<(RequestId, Era)> {
         self.lock().take().unwrap_or_default()
     }
 }
@@ -113,6 +114,7 @@ impl Probe {
 pub fn answer_later(
     ctx: &Context,
     id: RequestId,
+    era: Era,
     out: &Sender<Outgoing>,
     reply: fn(&Report) -> Value,
 ) {
@@ -120,10 +122,10 @@ pub fn answer_later(
     {
         let mut waiting = probe.lock();
         if let Some(ids) = waiting.as_mut() {
-            ids.push(id);
+            ids.push((id, era));
             return;
         }
-        *waiting = Some(vec![id]);
+        *waiting = Some(vec![(id, era)]);
     }
     let (config, runner, started) = (ctx.config.clone(), ctx.runner.clone(), ctx.started);
     let (thread_probe, thread_out) = (probe.clone(), out.clone());
@@ -133,9 +135,11 @@ pub fn answer_later(
             let result = catch_unwind(AssertUnwindSafe(|| {
                 reply(&check(&config, &runner, started))
             }));
-            for id in thread_probe.take() {
+            for (id, era) in thread_probe.take() {
                 let msg = match &result {
-                    Ok(body) => Outgoing::result(id, body.clone()),
+                    Ok(body) => {
+                        Outgoing::result(id, modern::decorate(era, "resources/read", body.clone()))
+                    }
                     Err(_) => Outgoing::error(Some(id), INTERNAL_ERROR, "health check failed"),
                 };
                 let _ = thread_out.send(msg);
@@ -143,7 +147,7 @@ pub fn answer_later(
         });
     if let Err(e) = spawned {
         log::error!("could not start the health check: {e}");
-        for id in probe.take() {
+        for (id, _) in probe.take() {
             let _ = out.send(Outgoing::error(
                 Some(id),
                 INTERNAL_ERROR,

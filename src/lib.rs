@@ -18,6 +18,7 @@ pub mod jsonrpc;
 pub mod logging;
 pub mod mcp;
 pub mod metrics;
+pub mod modern;
 pub mod osquery;
 pub mod pool;
 pub mod ratelimit;

@@ -11,11 +11,14 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::jsonrpc::{self, INVALID_PARAMS, Incoming, METHOD_NOT_FOUND, Outgoing, RequestId};
+use crate::modern::{self, Era};
 use crate::osquery::Control;
 use crate::ratelimit::RateLimiter;
 use crate::server::Context;
 use crate::tools::{self, Plan};
 use crate::{logging, resources, results};
+
+pub const SERVER_TITLE: &str = "osquery (read-only)";
 
 /// Handshake revisions we speak, newest first.
 pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
@@ -36,6 +39,8 @@ pub struct Job {
     pub tool: &'static str,
     pub plan: Plan,
     pub progress_token: Option<Value>,
+    /// Which revision the request spoke, so its result has the right shape.
+    pub era: Era,
     pub control: Arc<Control>,
     pub accepted: Instant,
 }
@@ -44,7 +49,7 @@ pub enum Action {
     Reply(Outgoing),
     Run(Box<Job>),
     /// `resources/read` of the health resource: answered later, off the reader.
-    Health(RequestId),
+    Health(RequestId, Era),
     Nothing,
 }
 
@@ -83,15 +88,31 @@ impl Session {
         method: &str,
         params: Option<Value>,
     ) -> Action {
-        let reply = |result: Value| Action::Reply(Outgoing::result(id.clone(), result));
+        let era = match modern::classify(method, &params) {
+            Ok(era) => era,
+            Err(rejected) => return Action::Reply(rejected.reply(id)),
+        };
+        if era.is_modern() {
+            log::debug!(
+                "{method} from {} (MCP 2026-07-28)",
+                modern::client_name(&params)
+            );
+        }
+        let reply = |result: Value| {
+            Action::Reply(Outgoing::result(
+                id.clone(),
+                modern::decorate(era, method, result),
+            ))
+        };
         match method {
+            "server/discover" => reply(modern::discover(capabilities(), INSTRUCTIONS)),
             "initialize" => reply(self.initialize(&params)),
             "ping" => reply(json!({})),
             "tools/list" => reply(tools::list()),
-            "tools/call" => self.tools_call(ctx, id, params),
+            "tools/call" => self.tools_call(ctx, id, params, era),
             "resources/list" => reply(resources::list()),
             "resources/templates/list" => reply(json!({ "resourceTemplates": [] })),
-            "resources/read" => resources::read(ctx, id, &params),
+            "resources/read" => resources::read(ctx, id, era, &params),
             "logging/setLevel" => set_level(id, &params),
             _ => Action::Reply(Outgoing::error(
                 Some(id),
@@ -115,21 +136,23 @@ impl Session {
         );
         json!({
             "protocolVersion": version,
-            "capabilities": {
-                "tools": { "listChanged": false },
-                "resources": { "subscribe": false, "listChanged": false },
-                "logging": {},
-            },
+            "capabilities": capabilities(),
             "serverInfo": {
                 "name": env!("CARGO_PKG_NAME"),
-                "title": "osquery (read-only)",
+                "title": SERVER_TITLE,
                 "version": env!("CARGO_PKG_VERSION"),
             },
             "instructions": INSTRUCTIONS,
         })
     }
 
-    fn tools_call(&mut self, ctx: &Context, id: RequestId, params: Option<Value>) -> Action {
+    fn tools_call(
+        &mut self,
+        ctx: &Context,
+        id: RequestId,
+        params: Option<Value>,
+        era: Era,
+    ) -> Action {
         let mut params = jsonrpc::params_object(params);
         let Some(Value::String(name)) = params.remove("name") else {
             return Action::Reply(Outgoing::error(
@@ -141,14 +164,30 @@ impl Session {
         let args = match params.remove("arguments") {
             None | Some(Value::Null) => serde_json::Map::new(),
             Some(Value::Object(a)) => a,
-            Some(_) => return refuse(ctx, id, &name, "rejected", "arguments must be an object"),
+            Some(_) => {
+                return refuse(
+                    ctx,
+                    id,
+                    era,
+                    &name,
+                    "rejected",
+                    "arguments must be an object",
+                );
+            }
         };
         let Some(tool) = tools::find(&name) else {
-            return refuse(ctx, id, &name, "rejected", &format!("Unknown tool: {name}"));
+            return refuse(
+                ctx,
+                id,
+                era,
+                &name,
+                "rejected",
+                &format!("Unknown tool: {name}"),
+            );
         };
         let plan = match tools::plan(tool, &args, &ctx.policy) {
             Ok(plan) => plan,
-            Err(why) => return refuse(ctx, id, tool.id, "rejected", &why),
+            Err(why) => return refuse(ctx, id, era, tool.id, "rejected", &why),
         };
         if let Err(wait) = self.rate.try_acquire(Instant::now()) {
             let why = format!(
@@ -156,7 +195,7 @@ impl Session {
                 ctx.config.rate_limit,
                 wait.as_secs().max(1)
             );
-            return refuse(ctx, id, tool.id, "rate_limited", &why);
+            return refuse(ctx, id, era, tool.id, "rate_limited", &why);
         }
         let progress_token = params
             .get("_meta")
@@ -168,6 +207,7 @@ impl Session {
             tool: tool.id,
             plan,
             progress_token,
+            era,
             control: Control::new(),
             accepted: Instant::now(),
         }))
@@ -193,8 +233,8 @@ impl Session {
 
 /// A tool call answered without running: counted, logged as one tool-call
 /// line, and answered as an `isError` result the model can read.
-fn refuse(ctx: &Context, id: RequestId, tool: &str, outcome: &str, why: &str) -> Action {
-    let result = results::error(why);
+fn refuse(ctx: &Context, id: RequestId, era: Era, tool: &str, outcome: &str, why: &str) -> Action {
+    let result = results::error(why, era);
     ctx.metrics.tool_call(tool, outcome, None);
     let level = match outcome {
         "rate_limited" => log::Level::Warn,
@@ -225,6 +265,15 @@ fn set_level(id: RequestId, params: &Option<Value>) -> Action {
             ),
         )),
     }
+}
+
+/// What we offer, the same in the handshake and in `server/discover`.
+pub fn capabilities() -> Value {
+    json!({
+        "tools": { "listChanged": false },
+        "resources": { "subscribe": false, "listChanged": false },
+        "logging": {},
+    })
 }
 
 fn client_name(params: &Option<Value>) -> String {

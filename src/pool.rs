@@ -81,6 +81,7 @@ fn serve(ctx: &Context, job: &Job, out: &Sender<Outgoing>) {
             Answer {
                 result: results::error(
                     "internal error while serving this call; the server keeps running",
+                    job.era,
                 ),
                 outcome: "tool_error",
             }
@@ -126,7 +127,7 @@ pub fn answer(ctx: &Context, job: &Job) -> Answer {
                 _ => "tool_error",
             };
             return Answer {
-                result: results::error(&e.to_string()),
+                result: results::error(&e.to_string(), job.era),
                 outcome,
             };
         }
@@ -159,7 +160,7 @@ pub fn answer(ctx: &Context, job: &Job) -> Answer {
         )
     });
     Answer {
-        result: results::success(&rows, &meta, note.as_deref()),
+        result: results::success(&rows, &meta, note.as_deref(), job.era),
         outcome: "ok",
     }
 }

@@ -57,7 +57,9 @@ pub fn run(input: impl BufRead, ctx: &Context, jobs: &Sender<Box<Job>>, out: &Se
                 let _ = out.send(msg);
             }
             Action::Run(job) => submit(ctx, job, jobs, out),
-            Action::Health(id) => health::answer_later(ctx, id, out, resources::health_contents),
+            Action::Health(id, era) => {
+                health::answer_later(ctx, id, era, out, resources::health_contents)
+            }
             Action::Nothing => {}
         }
     }
@@ -74,7 +76,7 @@ fn submit(ctx: &Context, job: Box<Job>, jobs: &Sender<Box<Job>>, out: &Sender<Ou
                 "server busy: {} tool calls are already running or queued; retry in a few seconds",
                 crate::config::WORKERS + crate::config::QUEUE_CAPACITY
             );
-            let result = results::error(&msg);
+            let result = results::error(&msg, job.era);
             ctx.metrics.tool_call(job.tool, "busy", None);
             log::warn!(
                 tool = job.tool, duration_ms = 0u64, response_size = result.get().len() as u64, outcome = "busy";

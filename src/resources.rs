@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::health::Report;
 use crate::jsonrpc::{self, INVALID_PARAMS, Outgoing, RequestId};
 use crate::mcp::Action;
+use crate::modern::{self, Era};
 use crate::server::Context;
 
 pub const METRICS_URI: &str = "osquery://server/metrics";
@@ -35,13 +36,17 @@ pub fn list() -> Value {
     ]})
 }
 
-pub fn read(ctx: &Context, id: RequestId, params: &Option<Value>) -> Action {
+pub fn read(ctx: &Context, id: RequestId, era: Era, params: &Option<Value>) -> Action {
     match jsonrpc::param(params, "uri").and_then(Value::as_str) {
         Some(METRICS_URI) => Action::Reply(Outgoing::result(
             id,
-            contents(METRICS_URI, &ctx.metrics.to_json()),
+            modern::decorate(
+                era,
+                "resources/read",
+                contents(METRICS_URI, &ctx.metrics.to_json()),
+            ),
         )),
-        Some(HEALTH_URI) => Action::Health(id),
+        Some(HEALTH_URI) => Action::Health(id, era),
         Some(other) => Action::Reply(Outgoing::error_with_data(
             Some(id),
             INVALID_PARAMS,

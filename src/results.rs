@@ -9,12 +9,14 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::modern::Era;
 use crate::osquery::Row;
 
 /// Extra fields of `structuredContent` besides `rows`.
 pub type Meta = Map<String, Value>;
 
-pub fn success(rows: &[Row], meta: &Meta, note: Option<&str>) -> Box<RawValue> {
+/// `era` adds the members its revision requires (see [`Era::tool_result_members`]).
+pub fn success(rows: &[Row], meta: &Meta, note: Option<&str>, era: Era) -> Box<RawValue> {
     let rows_json = serde_json::to_string(rows).unwrap_or_else(|_| "[]".to_string());
     let text_json = serde_json::to_string(&rows_json).unwrap_or_else(|_| "\"[]\"".to_string());
     // The note is its own content item so the first one stays pure JSON.
@@ -37,15 +39,17 @@ pub fn success(rows: &[Row], meta: &Meta, note: Option<&str>) -> Box<RawValue> {
     structured.push('}');
     drop(rows_json);
     let body = format!(
-        "{{\"content\":[{{\"type\":\"text\",\"text\":{text_json}}}{note}],\"structuredContent\":{structured},\"isError\":false}}"
+        "{{\"content\":[{{\"type\":\"text\",\"text\":{text_json}}}{note}],\"structuredContent\":{structured},\"isError\":false{}}}",
+        era.tool_result_members()
     );
     raw(body)
 }
 
-pub fn error(message: &str) -> Box<RawValue> {
+pub fn error(message: &str, era: Era) -> Box<RawValue> {
     let text = Value::String(format!("Error: {message}")).to_string();
     raw(format!(
-        "{{\"content\":[{{\"type\":\"text\",\"text\":{text}}}],\"isError\":true}}"
+        "{{\"content\":[{{\"type\":\"text\",\"text\":{text}}}],\"isError\":true{}}}",
+        era.tool_result_members()
     ))
 }
 
@@ -76,7 +80,8 @@ mod tests {
         ];
         let mut meta = Meta::new();
         meta.insert("row_count".into(), json!(1));
-        let v: Value = serde_json::from_str(success(&rows, &meta, None).get()).expect("valid");
+        let v: Value =
+            serde_json::from_str(success(&rows, &meta, None, Era::Legacy).get()).expect("valid");
         assert_eq!(v["isError"], false);
         assert_eq!(v["structuredContent"]["rows"][0]["b"], "x\"y\n");
         assert_eq!(v["structuredContent"]["row_count"], 1);
@@ -88,15 +93,30 @@ mod tests {
 
     #[test]
     fn notes_precede_the_rows_in_text() {
-        let v: Value = serde_json::from_str(success(&[], &Meta::new(), Some("showing 0")).get())
-            .expect("valid");
+        let v: Value =
+            serde_json::from_str(success(&[], &Meta::new(), Some("showing 0"), Era::Legacy).get())
+                .expect("valid");
         assert_eq!(v["content"][0]["text"], "[]");
         assert_eq!(v["content"][1]["text"], "showing 0");
     }
 
     #[test]
+    fn modern_results_say_they_are_complete() {
+        let modern = Era::Modern { log_level: None };
+        for body in [
+            success(&[], &Meta::new(), Some("note"), modern),
+            error("x", modern),
+        ] {
+            let v: Value = serde_json::from_str(body.get()).expect("valid");
+            assert_eq!(v["resultType"], "complete", "{v}");
+            assert!(v["content"].is_array());
+        }
+    }
+
+    #[test]
     fn errors_are_tool_results() {
-        let v: Value = serde_json::from_str(error("limit must be \"x\"").get()).expect("valid");
+        let v: Value =
+            serde_json::from_str(error("limit must be \"x\"", Era::Legacy).get()).expect("valid");
         assert_eq!(v["isError"], true);
         assert_eq!(v["content"][0]["text"], "Error: limit must be \"x\"");
         assert!(v.get("structuredContent").is_none());
