@@ -6,6 +6,7 @@
 //! [`pool`] (five workers running [`osquery`]) → [`writer`] (stdout).
 //! [`server`] wires them together.
 
+pub mod catalog;
 pub mod config;
 pub mod containment;
 pub mod guard;
@@ -14,6 +15,7 @@ pub mod logging;
 pub mod mcp;
 pub mod osquery;
 pub mod pool;
+pub mod prompts;
 pub mod ratelimit;
 pub mod reader;
 pub mod redact;

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::config::Config;
@@ -28,6 +28,11 @@ pub struct Context {
     pub runner: RunnerConfig,
     pub max_line: usize,
     pub started: Instant,
+    /// Which tables custom_query and describe_table may touch.
+    pub policy: guard::TablePolicy,
+    /// The active tables osquery_registry lists, asked once by a worker the
+    /// first time a tool needs them (see `catalog`).
+    pub tables: OnceLock<Vec<String>>,
     /// Calls accepted and not yet answered, so a cancellation can reach them.
     inflight: Mutex<HashMap<String, Arc<Control>>>,
     #[cfg(debug_assertions)]
@@ -36,7 +41,8 @@ pub struct Context {
 
 impl Context {
     pub fn new(config: Config, home: PathBuf) -> Context {
-        let policy = guard::TablePolicy::from_config(&config);
+        let policy =
+            guard::TablePolicy::new(config.deny_tables.clone(), config.allow_tables.clone());
         let runner = RunnerConfig {
             osquery_path: config.osquery_path.clone(),
             timeout: config.timeout,
@@ -54,6 +60,8 @@ impl Context {
             runner,
             config,
             started: Instant::now(),
+            policy,
+            tables: OnceLock::new(),
             inflight: Mutex::new(HashMap::new()),
             #[cfg(debug_assertions)]
             panic_marker: std::env::var("MCP_OSQUERY_TEST_PANIC")

@@ -55,6 +55,8 @@ fn every_fixed_tool_answers_with_rows_matching_its_schema() {
         ("disk_usage", json!({}), 5),
         ("installed_packages", json!({}), 100),
         ("running_services", json!({}), 10),
+        ("list_tables", json!({}), 100),
+        ("describe_table", json!({"table": "processes"}), 10),
         (
             "custom_query",
             json!({"sql": "SELECT pid, name FROM processes LIMIT 3"}),
