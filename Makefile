@@ -32,5 +32,15 @@ unit:
 clients: release
 	sh tests/clients/run_all.sh $(BIN) $(STANDIN)
 
+## make fuzz: the guard under cargo-fuzz (nightly) for FUZZ_SECONDS, seeded from the corpora
+FUZZ_SECONDS ?= 600
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz
+	@mkdir -p fuzz/corpus/guard
+	@i=0; grep -hv '^#' tests/guard/attacks.txt tests/guard/honest.txt | \
+	  sed 's/^[a-z-]*\t//' | while IFS= read -r q; do \
+	    i=$$((i+1)); printf '%s' "$$q" > fuzz/corpus/guard/seed-$$i; done
+	cargo +nightly fuzz run guard fuzz/corpus/guard -- -dict=fuzz/guard.dict -max_total_time=$(FUZZ_SECONDS)
+
 clean:
 	$(CARGO) clean

@@ -102,13 +102,6 @@ impl From<RunError> for Failure {
     }
 }
 
-fn refused(message: String) -> Failure {
-    Failure {
-        message,
-        outcome: "rejected",
-    }
-}
-
 /// Gets the rows for a planned call (before `tools::finish`).
 pub fn fetch(ctx: &Context, plan: &Plan, control: &Control) -> Result<Fetched, Failure> {
     match plan.tool {
@@ -127,12 +120,8 @@ pub fn fetch(ctx: &Context, plan: &Plan, control: &Control) -> Result<Fetched, F
             })
         }
         ToolName::DescribeTable => {
+            // plan() already refused tables outside the policy.
             let table = plan.table.as_deref().unwrap_or_default();
-            if !ctx.policy.is_table_allowed(table) {
-                return Err(refused(format!(
-                    "table {table} is not available: this server refuses it (it reaches the network, reads arbitrary files or holds secrets, or is not on the allow list)"
-                )));
-            }
             let fetched = run(ctx, &plan.sql, control)?;
             if fetched.rows.is_empty() {
                 return Err(Failure {

@@ -21,5 +21,6 @@ pub mod reader;
 pub mod redact;
 pub mod results;
 pub mod server;
+pub mod sql_lexer;
 pub mod tools;
 pub mod writer;

@@ -146,7 +146,7 @@ impl Session {
         let Some(tool) = tools::find(&name) else {
             return tool_error(id, &format!("Unknown tool: {name}"));
         };
-        let plan = match tools::plan(tool, &args) {
+        let plan = match tools::plan(tool, &args, &ctx.policy) {
             Ok(plan) => plan,
             Err(why) => {
                 log::info!(tool = tool.id, outcome = "rejected"; "tool call rejected: {why}");

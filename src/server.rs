@@ -15,9 +15,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::guard::TablePolicy;
 use crate::jsonrpc::RequestId;
 use crate::osquery::{ChildLimits, Control, RunnerConfig};
-use crate::{guard, pool, reader, writer};
+use crate::{pool, reader, writer};
 
 /// Lines longer than this are discarded unread: the response cap or 16 MiB,
 /// whichever is larger.
@@ -25,11 +26,12 @@ const MIN_LINE_LIMIT: usize = 16 * 1024 * 1024;
 
 pub struct Context {
     pub config: Config,
+    /// Which tables custom_query, list_tables and describe_table may touch;
+    /// also passed to osqueryi.
+    pub policy: TablePolicy,
     pub runner: RunnerConfig,
     pub max_line: usize,
     pub started: Instant,
-    /// Which tables custom_query and describe_table may touch.
-    pub policy: guard::TablePolicy,
     /// The active tables osquery_registry lists, asked once by a worker the
     /// first time a tool needs them (see `catalog`).
     pub tables: OnceLock<Vec<String>>,
@@ -41,8 +43,7 @@ pub struct Context {
 
 impl Context {
     pub fn new(config: Config, home: PathBuf) -> Context {
-        let policy =
-            guard::TablePolicy::new(config.deny_tables.clone(), config.allow_tables.clone());
+        let policy = TablePolicy::new(config.deny_tables.clone(), config.allow_tables.clone());
         let runner = RunnerConfig {
             osquery_path: config.osquery_path.clone(),
             timeout: config.timeout,
@@ -58,9 +59,9 @@ impl Context {
         Context {
             max_line: config.max_response_size.max(MIN_LINE_LIMIT),
             runner,
+            policy,
             config,
             started: Instant::now(),
-            policy,
             tables: OnceLock::new(),
             inflight: Mutex::new(HashMap::new()),
             #[cfg(debug_assertions)]

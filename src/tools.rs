@@ -8,6 +8,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::catalog;
+use crate::guard::{self, TablePolicy};
 use crate::osquery::Row;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -364,7 +365,7 @@ pub struct Plan {
 
 /// Validates arguments and builds the query. Errors are the text the model
 /// reads after `Error: `.
-pub fn plan(tool: &Tool, args: &Map<String, Value>) -> Result<Plan, String> {
+pub fn plan(tool: &Tool, args: &Map<String, Value>, policy: &TablePolicy) -> Result<Plan, String> {
     let mut pattern = None;
     let mut table = None;
     let (sql, limit) = match tool.name {
@@ -380,6 +381,11 @@ pub fn plan(tool: &Tool, args: &Map<String, Value>) -> Result<Plan, String> {
         }
         ToolName::DescribeTable => {
             let name = table_arg(args)?;
+            if !policy.is_table_allowed(&name) {
+                return Err(format!(
+                    "table {name} is not available: this server refuses it (it reaches the network, reads arbitrary files or holds secrets, or is not on the allow list)"
+                ));
+            }
             let sql = catalog::columns_sql(&name);
             table = Some(name);
             (sql, None)
@@ -402,7 +408,7 @@ pub fn plan(tool: &Tool, args: &Map<String, Value>) -> Result<Plan, String> {
             Some(pid) => (format!("{} WHERE pid = {pid};", queries::OPEN_FILES), None),
             None => (format!("{};", queries::OPEN_FILES), None),
         },
-        ToolName::CustomQuery => (sql_arg(args)?, None),
+        ToolName::CustomQuery => (sql_arg(args, policy)?, None),
     };
     Ok(Plan {
         tool: tool.name,
@@ -498,13 +504,13 @@ fn parse_integer_text(s: &str) -> Option<i64> {
     int.parse().ok()
 }
 
-fn sql_arg(args: &Map<String, Value>) -> Result<String, String> {
+fn sql_arg(args: &Map<String, Value>, policy: &TablePolicy) -> Result<String, String> {
     let sql = match args.get("sql") {
         Some(Value::String(s)) => s,
         Some(_) => return Err("sql must be a string".into()),
         None => return Err("sql is required: one read-only SELECT statement".into()),
     };
-    crate::guard::check_length(sql)?;
+    guard::check(sql, policy).map_err(|r| r.to_string())?;
     Ok(sql.clone())
 }
 
@@ -645,13 +651,23 @@ mod tests {
             json!("+5"),
             json!("5.00"),
         ] {
-            let p = plan(tool("processes"), &args(json!({ "limit": v.clone() }))).expect("valid");
+            let p = plan(
+                tool("processes"),
+                &args(json!({ "limit": v.clone() })),
+                &TablePolicy::default(),
+            )
+            .expect("valid");
             assert!(p.sql.ends_with("LIMIT 6;"), "{v}: {}", p.sql);
             assert_eq!(p.limit, Some(5));
         }
-        let p = plan(tool("processes"), &Map::new()).expect("default");
+        let p = plan(tool("processes"), &Map::new(), &TablePolicy::default()).expect("default");
         assert_eq!(p.limit, Some(10));
-        let p = plan(tool("network_connections"), &args(json!({ "limit": null }))).expect("null");
+        let p = plan(
+            tool("network_connections"),
+            &args(json!({ "limit": null })),
+            &TablePolicy::default(),
+        )
+        .expect("null");
         assert_eq!(p.limit, Some(20));
     }
 
@@ -671,11 +687,20 @@ mod tests {
             json!("0x10"),
             json!(1e300),
         ] {
-            let e =
-                plan(tool("processes"), &args(json!({ "limit": v.clone() }))).expect_err("invalid");
+            let e = plan(
+                tool("processes"),
+                &args(json!({ "limit": v.clone() })),
+                &TablePolicy::default(),
+            )
+            .expect_err("invalid");
             assert_eq!(e, "limit must be an integer between 1 and 1000", "{v}");
         }
-        let e = plan(tool("open_files"), &args(json!({ "pid": 0 }))).expect_err("invalid");
+        let e = plan(
+            tool("open_files"),
+            &args(json!({ "pid": 0 })),
+            &TablePolicy::default(),
+        )
+        .expect_err("invalid");
         assert_eq!(e, "pid must be an integer between 1 and 2147483647");
     }
 
@@ -684,13 +709,14 @@ mod tests {
         let p = plan(
             tool("open_files"),
             &args(json!({ "pid": "42", "extra": 1 })),
+            &TablePolicy::default(),
         )
         .expect("valid");
         assert_eq!(
             p.sql,
             "SELECT pid, fd, path FROM process_open_files WHERE pid = 42;"
         );
-        let p = plan(tool("open_files"), &Map::new()).expect("valid");
+        let p = plan(tool("open_files"), &Map::new(), &TablePolicy::default()).expect("valid");
         assert!(!p.sql.contains("WHERE"));
     }
 
@@ -712,7 +738,12 @@ mod tests {
     #[test]
     fn companions_are_added_without_dropping_originals() {
         let row = |v: Value| v.as_object().cloned().unwrap_or_default();
-        let p = plan(tool("network_connections"), &Map::new()).expect("valid");
+        let p = plan(
+            tool("network_connections"),
+            &Map::new(),
+            &TablePolicy::default(),
+        )
+        .expect("valid");
         let rows = finish(
             &p,
             vec![
@@ -724,7 +755,7 @@ mod tests {
         assert_eq!(rows[0]["protocol_name"], "tcp");
         assert_eq!(rows[0]["family_name"], "ipv6");
         assert_eq!(rows[1]["protocol_name"], "udp");
-        let p = plan(tool("disk_usage"), &Map::new()).expect("valid");
+        let p = plan(tool("disk_usage"), &Map::new(), &TablePolicy::default()).expect("valid");
         let rows = finish(
             &p,
             vec![row(
@@ -745,7 +776,12 @@ mod tests {
 
     #[test]
     fn limit_is_enforced_on_returned_rows() {
-        let p = plan(tool("processes"), &args(json!({ "limit": 2 }))).expect("valid");
+        let p = plan(
+            tool("processes"),
+            &args(json!({ "limit": 2 })),
+            &TablePolicy::default(),
+        )
+        .expect("valid");
         let rows = (0..5)
             .map(|i| {
                 json!({ "pid": i.to_string(), "resident_size": "1048576" })
