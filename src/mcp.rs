@@ -15,9 +15,9 @@ use crate::jsonrpc::{self, INVALID_PARAMS, Incoming, METHOD_NOT_FOUND, Outgoing,
 use crate::osquery::Control;
 use crate::prompts;
 use crate::ratelimit::RateLimiter;
-use crate::results;
 use crate::server::Context;
 use crate::tools::{self, Plan};
+use crate::{logging, resources, results};
 
 /// Handshake revisions we speak, newest first.
 pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
@@ -48,6 +48,8 @@ pub struct Job {
 pub enum Action {
     Reply(Outgoing),
     Run(Box<Job>),
+    /// `resources/read` of the health resource: answered later, off the reader.
+    Health(RequestId),
     Nothing,
 }
 
@@ -94,6 +96,10 @@ impl Session {
             "tools/call" => self.tools_call(ctx, id, params),
             "prompts/list" => reply(prompts::list()),
             "prompts/get" => prompts_get(id, &params),
+            "resources/list" => reply(resources::list()),
+            "resources/templates/list" => reply(json!({ "resourceTemplates": [] })),
+            "resources/read" => resources::read(ctx, id, &params),
+            "logging/setLevel" => set_level(id, &params),
             _ => Action::Reply(Outgoing::error(
                 Some(id),
                 METHOD_NOT_FOUND,
@@ -119,6 +125,8 @@ impl Session {
             "capabilities": {
                 "tools": { "listChanged": false },
                 "prompts": { "listChanged": false },
+                "resources": { "subscribe": false, "listChanged": false },
+                "logging": {},
             },
             "serverInfo": {
                 "name": env!("CARGO_PKG_NAME"),
@@ -141,28 +149,22 @@ impl Session {
         let args = match params.remove("arguments") {
             None | Some(Value::Null) => serde_json::Map::new(),
             Some(Value::Object(a)) => a,
-            Some(_) => return tool_error(id, "arguments must be an object"),
+            Some(_) => return refuse(ctx, id, &name, "rejected", "arguments must be an object"),
         };
         let Some(tool) = tools::find(&name) else {
-            return tool_error(id, &format!("Unknown tool: {name}"));
+            return refuse(ctx, id, &name, "rejected", &format!("Unknown tool: {name}"));
         };
         let plan = match tools::plan(tool, &args, &ctx.policy) {
             Ok(plan) => plan,
-            Err(why) => {
-                log::info!(tool = tool.id, outcome = "rejected"; "tool call rejected: {why}");
-                return tool_error(id, &why);
-            }
+            Err(why) => return refuse(ctx, id, tool.id, "rejected", &why),
         };
         if let Err(wait) = self.rate.try_acquire(Instant::now()) {
-            log::warn!(tool = tool.id, outcome = "rate_limited"; "tool call refused by the rate limit");
-            return tool_error(
-                id,
-                &format!(
-                    "rate limit of {} tool calls per minute reached; retry in {} seconds",
-                    ctx.config.rate_limit,
-                    wait.as_secs().max(1)
-                ),
+            let why = format!(
+                "rate limit of {} tool calls per minute reached; retry in {} seconds",
+                ctx.config.rate_limit,
+                wait.as_secs().max(1)
             );
+            return refuse(ctx, id, tool.id, "rate_limited", &why);
         }
         let progress_token = params
             .get("_meta")
@@ -181,7 +183,10 @@ impl Session {
 
     fn notification(&mut self, ctx: &Context, method: &str, params: Option<Value>) {
         match method {
-            "notifications/initialized" => log::debug!("client initialized"),
+            "notifications/initialized" => {
+                log::debug!("client initialized");
+                logging::client_ready();
+            }
             "notifications/cancelled" => {
                 let id = jsonrpc::param(&params, "requestId").and_then(RequestId::from_value);
                 match id {
@@ -213,8 +218,40 @@ fn prompts_get(id: RequestId, params: &Option<Value>) -> Action {
     }
 }
 
-fn tool_error(id: RequestId, message: &str) -> Action {
-    Action::Reply(Outgoing::raw_result(id, results::error(message)))
+/// A tool call answered without running: counted, logged as one tool-call
+/// line, and answered as an `isError` result the model can read.
+fn refuse(ctx: &Context, id: RequestId, tool: &str, outcome: &str, why: &str) -> Action {
+    let result = results::error(why);
+    ctx.metrics.tool_call(tool, outcome, None);
+    let level = match outcome {
+        "rate_limited" => log::Level::Warn,
+        _ => log::Level::Info,
+    };
+    log::log!(
+        level,
+        tool = tool, duration_ms = 0u64, response_size = result.get().len() as u64, outcome = outcome;
+        "tool call refused: {why}"
+    );
+    Action::Reply(Outgoing::raw_result(id, result))
+}
+
+/// `logging/setLevel`: which log records are sent to the client.
+fn set_level(id: RequestId, params: &Option<Value>) -> Action {
+    let level = jsonrpc::param(params, "level").and_then(Value::as_str);
+    match level {
+        Some(l) if logging::set_client_level(l) => {
+            log::debug!("client log level set to {l}");
+            Action::Reply(Outgoing::result(id, json!({})))
+        }
+        _ => Action::Reply(Outgoing::error(
+            Some(id),
+            INVALID_PARAMS,
+            format!(
+                "Invalid params: level must be one of {}",
+                logging::MCP_LEVELS.join(", ")
+            ),
+        )),
+    }
 }
 
 fn client_name(params: &Option<Value>) -> String {

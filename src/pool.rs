@@ -56,14 +56,15 @@ fn work(ctx: &Context, jobs: &Receiver<Box<Job>>, out: &Sender<Outgoing>) {
 }
 
 /// The result of one call, before it becomes a message.
-struct Answer {
-    result: Box<serde_json::value::RawValue>,
-    outcome: &'static str,
+pub struct Answer {
+    pub result: Box<serde_json::value::RawValue>,
+    pub outcome: &'static str,
 }
 
 fn serve(ctx: &Context, job: &Job, out: &Sender<Outgoing>) {
     if job.control.is_cancelled() {
-        log::info!(tool = job.tool, outcome = "cancelled", duration_ms = 0u64; "tool call cancelled before it started");
+        ctx.metrics.tool_call(job.tool, "cancelled", None);
+        log::info!(tool = job.tool, outcome = "cancelled", duration_ms = 0u64, response_size = 0u64; "tool call cancelled before it started");
         return;
     }
     progress(out, job, 0, "running osqueryi");
@@ -76,7 +77,7 @@ fn serve(ctx: &Context, job: &Job, out: &Sender<Outgoing>) {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            log::error!(tool = job.tool, outcome = "tool_error"; "panic while serving a tool call: {why}");
+            log::error!(tool = job.tool; "panic while serving a tool call: {why}");
             Answer {
                 result: results::error(
                     "internal error while serving this call; the server keeps running",
@@ -85,13 +86,17 @@ fn serve(ctx: &Context, job: &Job, out: &Sender<Outgoing>) {
             }
         }
     };
-    let duration_ms = started.elapsed().as_millis() as u64;
+    let duration = started.elapsed();
+    let duration_ms = duration.as_millis() as u64;
     if job.control.is_cancelled() {
-        log::info!(tool = job.tool, outcome = "cancelled", duration_ms = duration_ms; "tool call cancelled");
+        ctx.metrics.tool_call(job.tool, "cancelled", Some(duration));
+        log::info!(tool = job.tool, outcome = "cancelled", duration_ms = duration_ms, response_size = 0u64; "tool call cancelled");
         return;
     }
     progress(out, job, 1, "done");
     let response_size = answer.result.get().len() as u64;
+    ctx.metrics
+        .tool_call(job.tool, answer.outcome, Some(duration));
     log::info!(
         tool = job.tool, duration_ms = duration_ms, response_size = response_size, outcome = answer.outcome;
         "tool call finished"
@@ -99,7 +104,9 @@ fn serve(ctx: &Context, job: &Job, out: &Sender<Outgoing>) {
     let _ = out.send(Outgoing::raw_result(job.id.clone(), answer.result));
 }
 
-fn answer(ctx: &Context, job: &Job) -> Answer {
+/// Runs one validated call: osqueryi, then the tool's finishing and redaction.
+/// The one-shot command line (`call`) uses it too, so both paths behave alike.
+pub fn answer(ctx: &Context, job: &Job) -> Answer {
     #[cfg(debug_assertions)]
     if let Some(marker) = &ctx.panic_marker {
         // Test builds only: lets the isolation test provoke a panic in a worker.
@@ -108,6 +115,7 @@ fn answer(ctx: &Context, job: &Job) -> Answer {
             "injected test panic"
         );
     }
+    log::debug!(tool = job.tool; "sql: {}", crate::logging::truncate(&job.plan.sql, 200));
     let started = Instant::now();
     let fetched = match catalog::fetch(ctx, &job.plan, &job.control) {
         Ok(f) => f,

@@ -17,8 +17,9 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::guard::TablePolicy;
 use crate::jsonrpc::RequestId;
+use crate::metrics::Metrics;
 use crate::osquery::{ChildLimits, Control, RunnerConfig};
-use crate::{pool, reader, writer};
+use crate::{health, logging, pool, reader, writer};
 
 /// Lines longer than this are discarded unread: the response cap or 16 MiB,
 /// whichever is larger.
@@ -35,6 +36,9 @@ pub struct Context {
     /// The active tables osquery_registry lists, asked once by a worker the
     /// first time a tool needs them (see `catalog`).
     pub tables: OnceLock<Vec<String>>,
+    pub metrics: Metrics,
+    /// The health check in progress, if any (see [`health::answer_later`]).
+    pub health_probe: Arc<health::Probe>,
     /// Calls accepted and not yet answered, so a cancellation can reach them.
     inflight: Mutex<HashMap<String, Arc<Control>>>,
     #[cfg(debug_assertions)]
@@ -63,6 +67,8 @@ impl Context {
             config,
             started: Instant::now(),
             tables: OnceLock::new(),
+            metrics: Metrics::new(),
+            health_probe: Arc::default(),
             inflight: Mutex::new(HashMap::new()),
             #[cfg(debug_assertions)]
             panic_marker: std::env::var("MCP_OSQUERY_TEST_PANIC")
@@ -101,6 +107,7 @@ pub fn serve(config: Config) -> std::io::Result<()> {
     let home = PrivateHome::create()?;
     let ctx = Arc::new(Context::new(config, home.path.clone()));
     let (out, writer) = writer::spawn(std::io::stdout())?;
+    logging::forward_to(out.clone());
     let (jobs, pool) = pool::spawn(ctx.clone(), out.clone())?;
     log::info!(
         "serving MCP on stdio: {} workers, timeout {} s, response cap {} bytes",
@@ -111,6 +118,8 @@ pub fn serve(config: Config) -> std::io::Result<()> {
     reader::run(std::io::stdin().lock(), &ctx, &jobs, &out);
     drop(jobs);
     pool.join();
+    ctx.metrics.log_summary();
+    logging::stop_forwarding();
     drop(out);
     let written = writer.join().unwrap_or(Ok(()));
     log::info!("all answers written; exiting");
