@@ -9,6 +9,7 @@
 //! Operating it: [`logging`] (JSON lines on stderr, forwarded to the client),
 //! [`metrics`] and [`health`], exposed as MCP resources by [`resources`].
 
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod containment;
@@ -21,6 +22,7 @@ pub mod metrics;
 pub mod modern;
 pub mod osquery;
 pub mod pool;
+pub mod prompts;
 pub mod ratelimit;
 pub mod reader;
 pub mod redact;

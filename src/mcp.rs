@@ -1,6 +1,7 @@
 //! MCP methods, answered on the reader thread: the handshake, ping, tools/list,
-//! and turning a `tools/call` into either an immediate result (bad arguments,
-//! rate limit) or a [`Job`] for the worker pool.
+//! prompts/list and prompts/get, and turning a `tools/call` into either an
+//! immediate result (bad arguments, rate limit) or a [`Job`] for the worker
+//! pool.
 //!
 //! Nothing here blocks or runs a process; it must stay cheap so the reader is
 //! always free to hear the next line.
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 use crate::jsonrpc::{self, INVALID_PARAMS, Incoming, METHOD_NOT_FOUND, Outgoing, RequestId};
 use crate::modern::{self, Era};
 use crate::osquery::Control;
+use crate::prompts;
 use crate::ratelimit::RateLimiter;
 use crate::server::Context;
 use crate::tools::{self, Plan};
@@ -24,12 +26,15 @@ pub const SERVER_TITLE: &str = "osquery (read-only)";
 pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 pub const INSTRUCTIONS: &str = "Read-only access to this host's live state through osquery. \
-Prefer the fixed tools: system_info, processes (top by memory), users, network_interfaces, \
+1) Prefer the fixed tools: system_info, processes (top by memory), users, network_interfaces, \
 network_connections, open_files (give a pid), disk_usage, installed_packages, running_services. \
-Use custom_query for anything else: one SELECT (or WITH … SELECT) in osquery's SQLite dialect, \
-with a LIMIT. Writes, PRAGMA, ATTACH, stacked statements, load_extension/readfile/sleep-like \
-functions and tables that reach the network or hold secrets (curl, shadow, process_envs, \
-shell_history, authorized_keys, …) are refused; values that look like secrets are redacted. \
+2) For anything else use custom_query: one SELECT (or WITH … SELECT) in osquery's SQLite dialect, \
+with a LIMIT. Do not guess table or column names: call list_tables (with a pattern) and \
+describe_table first. 3) Prompts (prompts/list) hold tested diagnostics: memory hogs, listening \
+ports, package changes, disk space, suspicious processes, logged-in users. \
+Refused: writes, PRAGMA, ATTACH, stacked statements, load_extension/readfile/sleep-like functions, \
+and tables that reach the network or hold secrets (curl, shadow, process_envs, shell_history, \
+authorized_keys, …; list_tables omits them); values that look like secrets are redacted. \
 All values are strings; sizes are bytes unless a field says otherwise.";
 
 /// A tool call accepted for the pool.
@@ -110,6 +115,8 @@ impl Session {
             "ping" => reply(json!({})),
             "tools/list" => reply(tools::list()),
             "tools/call" => self.tools_call(ctx, id, params, era),
+            "prompts/list" => reply(prompts::list()),
+            "prompts/get" => prompts_get(id, &params, era),
             "resources/list" => reply(resources::list()),
             "resources/templates/list" => reply(json!({ "resourceTemplates": [] })),
             "resources/read" => resources::read(ctx, id, era, &params),
@@ -231,6 +238,28 @@ impl Session {
     }
 }
 
+fn prompts_get(id: RequestId, params: &Option<Value>, era: Era) -> Action {
+    let name = jsonrpc::param(params, "name").and_then(Value::as_str);
+    match name.and_then(prompts::find) {
+        Some(p) => Action::Reply(Outgoing::result(
+            id,
+            modern::decorate(era, "prompts/get", prompts::get(p)),
+        )),
+        None => {
+            let known: Vec<&str> = prompts::PROMPTS.iter().map(|p| p.name).collect();
+            let what = match name {
+                Some(n) => format!("Unknown prompt: {n}"),
+                None => "prompts/get needs \"name\" (a string)".to_string(),
+            };
+            Action::Reply(Outgoing::error(
+                Some(id),
+                INVALID_PARAMS,
+                format!("Invalid params: {what}; prompts are {}", known.join(", ")),
+            ))
+        }
+    }
+}
+
 /// A tool call answered without running: counted, logged as one tool-call
 /// line, and answered as an `isError` result the model can read.
 fn refuse(ctx: &Context, id: RequestId, era: Era, tool: &str, outcome: &str, why: &str) -> Action {
@@ -271,6 +300,7 @@ fn set_level(id: RequestId, params: &Option<Value>) -> Action {
 pub fn capabilities() -> Value {
     json!({
         "tools": { "listChanged": false },
+        "prompts": { "listChanged": false },
         "resources": { "subscribe": false, "listChanged": false },
         "logging": {},
     })

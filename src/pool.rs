@@ -11,11 +11,11 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 use serde_json::{Value, json};
 
+use crate::catalog;
 use crate::config::{QUEUE_CAPACITY, WORKERS};
 use crate::jsonrpc::Outgoing;
 use crate::mcp::Job;
-use crate::osquery::{self, RunError};
-use crate::results::{self, Meta};
+use crate::results;
 use crate::server::Context;
 use crate::tools::{self, ToolName};
 
@@ -118,30 +118,25 @@ pub fn answer(ctx: &Context, job: &Job) -> Answer {
     }
     log::debug!(tool = job.tool; "sql: {}", crate::logging::truncate(&job.plan.sql, 200));
     let started = Instant::now();
-    let output = match osquery::run(&ctx.runner, &job.plan.sql, &job.control) {
-        Ok(o) => o,
-        Err(e) => {
-            let outcome = match e {
-                RunError::Timeout(_) => "timeout",
-                RunError::Cancelled => "cancelled",
-                _ => "tool_error",
-            };
+    let fetched = match catalog::fetch(ctx, &job.plan, &job.control) {
+        Ok(f) => f,
+        Err(f) => {
             return Answer {
-                result: results::error(&e.to_string(), job.era),
-                outcome,
+                result: results::error(&f.message, job.era),
+                outcome: f.outcome,
             };
         }
     };
-    for w in &output.warnings {
+    for w in &fetched.warnings {
         log::warn!(tool = job.tool; "osqueryi: {w}");
     }
-    let total = output.rows.len();
-    let mut rows = tools::finish(&job.plan, output.rows);
+    let total = fetched.rows.len();
+    let mut rows = tools::finish(&job.plan, fetched.rows);
     if ctx.config.redact {
         crate::redact::redact_rows(&mut rows);
     }
     let truncated = rows.len() < total;
-    let mut meta = Meta::new();
+    let mut meta = fetched.meta;
     meta.insert("row_count".into(), json!(rows.len()));
     meta.insert("truncated".into(), json!(truncated));
     meta.insert(

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::config::Config;
@@ -27,11 +27,15 @@ const MIN_LINE_LIMIT: usize = 16 * 1024 * 1024;
 
 pub struct Context {
     pub config: Config,
-    /// Which tables custom_query may read; also passed to osqueryi.
+    /// Which tables custom_query, list_tables and describe_table may touch;
+    /// also passed to osqueryi.
     pub policy: TablePolicy,
     pub runner: RunnerConfig,
     pub max_line: usize,
     pub started: Instant,
+    /// The active tables osquery_registry lists, asked once by a worker the
+    /// first time a tool needs them (see `catalog`).
+    pub tables: OnceLock<Vec<String>>,
     pub metrics: Metrics,
     /// The health check in progress, if any (see [`health::answer_later`]).
     pub health_probe: Arc<health::Probe>,
@@ -62,6 +66,7 @@ impl Context {
             policy,
             config,
             started: Instant::now(),
+            tables: OnceLock::new(),
             metrics: Metrics::new(),
             health_probe: Arc::default(),
             inflight: Mutex::new(HashMap::new()),

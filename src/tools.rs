@@ -7,10 +7,11 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::catalog;
 use crate::guard::{self, TablePolicy};
 use crate::osquery::Row;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ToolName {
     SystemInfo,
     Processes,
@@ -21,6 +22,8 @@ pub enum ToolName {
     DiskUsage,
     InstalledPackages,
     RunningServices,
+    ListTables,
+    DescribeTable,
     CustomQuery,
 }
 
@@ -35,6 +38,8 @@ pub struct Tool {
 }
 
 pub const LIMIT_MAX: i64 = 1000;
+/// Longest `pattern` list_tables accepts.
+pub const PATTERN_MAX: usize = 64;
 pub const PID_MAX: i64 = 2_147_483_647;
 
 pub const TOOLS: &[Tool] = &[
@@ -185,6 +190,22 @@ pub const TOOLS: &[Tool] = &[
         required: &["name", "state"],
     },
     Tool {
+        name: ToolName::ListTables,
+        id: "list_tables",
+        title: "Available osquery tables",
+        description: "Names of the osquery tables this host's osquery offers (active tables of osquery_registry), minus the tables this server refuses. `pattern` keeps only names containing it (letters, digits and _; case-insensitive). Use it before custom_query instead of guessing table names.",
+        fields: &["name"],
+        required: &["name"],
+    },
+    Tool {
+        name: ToolName::DescribeTable,
+        id: "describe_table",
+        title: "Columns of an osquery table",
+        description: "The columns of one osquery table (`table`, e.g. \"processes\") with their SQL types, in osquery's order, so custom_query can name real columns. osquery's SQL interface carries no column descriptions; hidden columns are not listed. Tables this server refuses are refused here too.",
+        fields: &["name", "type"],
+        required: &["name", "type"],
+    },
+    Tool {
         name: ToolName::CustomQuery,
         id: "custom_query",
         title: "Custom osquery SQL",
@@ -248,6 +269,23 @@ fn input_schema(name: ToolName) -> Value {
         ToolName::OpenFiles => json!({
             "pid": integer_schema("Only files of this process id; all processes when omitted.", 1, PID_MAX, None),
         }),
+        ToolName::ListTables => json!({
+            "pattern": {
+                "type": "string",
+                "description": "Only tables whose name contains this text (letters, digits, _; case-insensitive), e.g. \"docker\" or \"package\".",
+                "maxLength": PATTERN_MAX,
+                "pattern": "^[A-Za-z0-9_]*$",
+            },
+        }),
+        ToolName::DescribeTable => json!({
+            "table": {
+                "type": "string",
+                "description": "An osquery table name, as list_tables gives it.",
+                "minLength": 1,
+                "maxLength": 64,
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+            },
+        }),
         ToolName::CustomQuery => json!({
             "sql": {
                 "type": "string",
@@ -260,6 +298,7 @@ fn input_schema(name: ToolName) -> Value {
     };
     let required: Vec<&str> = match name {
         ToolName::CustomQuery => vec!["sql"],
+        ToolName::DescribeTable => vec!["table"],
         _ => vec![],
     };
     json!({ "type": "object", "properties": properties, "required": required })
@@ -282,35 +321,75 @@ fn output_schema(tool: &Tool) -> Value {
         "truncated": { "type": "boolean", "description": "True when more rows exist than `limit` allowed." },
         "elapsed_ms": { "type": "integer", "description": "Time osqueryi took, in milliseconds." },
     });
-    if let (ToolName::CustomQuery, Some(p)) = (tool.name, properties.as_object_mut()) {
-        p.insert(
-            "sql".into(),
-            json!({ "type": "string", "description": "The SQL that ran." }),
-        );
+    if let Some(p) = properties.as_object_mut() {
+        match tool.name {
+            ToolName::CustomQuery => {
+                p.insert(
+                    "sql".into(),
+                    json!({ "type": "string", "description": "The SQL that ran." }),
+                );
+            }
+            ToolName::InstalledPackages | ToolName::RunningServices => {
+                p.insert(
+                    "sources".into(),
+                    json!({
+                        "type": "array",
+                        "items": { "type": "string" },
+                        "description": "The osquery tables the rows came from: the ones this host's osquery has.",
+                    }),
+                );
+            }
+            _ => {}
+        }
     }
     json!({ "type": "object", "properties": properties, "required": ["rows"] })
 }
 
-/// A validated call, ready for a worker.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated call, ready for a worker. Two calls with equal plans get
+/// equal answers (the whole plan, not `sql` alone, identifies a call).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Plan {
     pub tool: ToolName,
+    /// The SQL to run. installed_packages and running_services hold the query
+    /// over every candidate table here; the worker narrows it to the tables
+    /// this host has (see `catalog`).
     pub sql: String,
     /// Rows beyond this are cut even if osqueryi returned more. The SQL asks
     /// for one row more, so the answer can say whether more exist.
     pub limit: Option<usize>,
+    /// list_tables: the validated name filter, lower case.
+    pub pattern: Option<String>,
+    /// describe_table: the validated table name, lower case.
+    pub table: Option<String>,
 }
 
 /// Validates arguments and builds the query. Errors are the text the model
 /// reads after `Error: `.
 pub fn plan(tool: &Tool, args: &Map<String, Value>, policy: &TablePolicy) -> Result<Plan, String> {
+    let mut pattern = None;
+    let mut table = None;
     let (sql, limit) = match tool.name {
         ToolName::SystemInfo => (queries::SYSTEM_INFO.to_string(), None),
         ToolName::Users => (queries::USERS.to_string(), None),
         ToolName::NetworkInterfaces => (queries::INTERFACES.to_string(), None),
         ToolName::DiskUsage => (queries::MOUNTS.to_string(), None),
-        ToolName::InstalledPackages => (queries::PACKAGES.to_string(), None),
-        ToolName::RunningServices => (queries::SERVICES.to_string(), None),
+        ToolName::InstalledPackages => (catalog::union_sql(catalog::PACKAGE_SOURCES), None),
+        ToolName::RunningServices => (catalog::union_sql(catalog::SERVICE_SOURCES), None),
+        ToolName::ListTables => {
+            pattern = pattern_arg(args)?;
+            (catalog::REGISTRY_SQL.to_string(), None)
+        }
+        ToolName::DescribeTable => {
+            let name = table_arg(args)?;
+            if !policy.is_table_allowed(&name) {
+                return Err(format!(
+                    "table {name} is not available: this server refuses it (it reaches the network, reads arbitrary files or holds secrets, or is not on the allow list)"
+                ));
+            }
+            let sql = catalog::columns_sql(&name);
+            table = Some(name);
+            (sql, None)
+        }
         ToolName::Processes => {
             let n = integer_arg(args, "limit", 1, LIMIT_MAX)?.unwrap_or(10);
             (
@@ -335,7 +414,51 @@ pub fn plan(tool: &Tool, args: &Map<String, Value>, policy: &TablePolicy) -> Res
         tool: tool.name,
         sql,
         limit,
+        pattern,
+        table,
     })
+}
+
+/// list_tables' optional filter: empty means none.
+fn pattern_arg(args: &Map<String, Value>) -> Result<Option<String>, String> {
+    let bad = || {
+        format!(
+            "pattern must be at most {PATTERN_MAX} letters, digits or _ (a part of a table name)"
+        )
+    };
+    match args.get("pattern") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(p)) if p.is_empty() => Ok(None),
+        Some(Value::String(p))
+            if p.len() <= PATTERN_MAX
+                && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            Ok(Some(p.to_ascii_lowercase()))
+        }
+        Some(_) => Err(bad()),
+    }
+}
+
+/// describe_table's table: an SQL identifier, so it can be written into the
+/// server's own PRAGMA without any quoting question.
+fn table_arg(args: &Map<String, Value>) -> Result<String, String> {
+    let bad = "table must be an osquery table name: a letter or _, then up to 63 letters, digits or _ (see list_tables)";
+    let name = match args.get("table") {
+        None | Some(Value::Null) => {
+            return Err("table is required: an osquery table name (see list_tables)".into());
+        }
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(bad.into()),
+    };
+    let mut bytes = name.bytes();
+    let first_ok = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+    if first_ok && name.len() <= 64 && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Ok(name.to_ascii_lowercase())
+    } else {
+        Err(bad.into())
+    }
 }
 
 /// Reads an optional integer argument, coercing `10`, `10.0` and `"10"`.
@@ -400,6 +523,7 @@ pub fn finish(plan: &Plan, mut rows: Vec<Row>) -> Vec<Row> {
         ToolName::Processes => enrich::process,
         ToolName::NetworkConnections => enrich::socket,
         ToolName::DiskUsage => enrich::mount,
+        ToolName::DescribeTable => enrich::column,
         _ => return rows,
     };
     rows.iter_mut().for_each(enrich);
@@ -443,6 +567,12 @@ mod enrich {
         };
         set(row, "protocol_name", protocol);
         set(row, "family_name", family.to_string());
+    }
+
+    /// PRAGMA table_info's cid, notnull, pk and dflt_value say nothing about
+    /// an osquery table; only the name and type stay.
+    pub fn column(row: &mut Row) {
+        row.retain(|k, _| k == "name" || k == "type");
     }
 
     pub fn mount(row: &mut Row) {
@@ -497,16 +627,6 @@ mod queries {
     pub const SOCKETS: &str = "SELECT pid, family, protocol, local_address, local_port, remote_address, remote_port, state FROM process_open_sockets WHERE family IN (2, 10)";
     #[cfg(target_os = "macos")]
     pub const SOCKETS: &str = "SELECT pid, family, protocol, local_address, local_port, remote_address, remote_port, state FROM process_open_sockets WHERE family IN (2, 30)";
-
-    #[cfg(not(target_os = "macos"))]
-    pub const PACKAGES: &str = "SELECT name, version, arch, 'deb' AS source FROM deb_packages UNION ALL SELECT name, version || '-' || release, arch, 'rpm' FROM rpm_packages;";
-    #[cfg(target_os = "macos")]
-    pub const PACKAGES: &str = "SELECT name, bundle_short_version AS version, '' AS arch, 'apps' AS source FROM apps UNION ALL SELECT name, version, '', 'homebrew' FROM homebrew_packages;";
-
-    #[cfg(not(target_os = "macos"))]
-    pub const SERVICES: &str = "SELECT id AS name, description, active_state AS state, sub_state, fragment_path, user FROM systemd_units WHERE active_state = 'active' AND sub_state = 'running';";
-    #[cfg(target_os = "macos")]
-    pub const SERVICES: &str = "SELECT label AS name, program AS description, 'loaded' AS state, '' AS sub_state, path AS fragment_path, username AS user FROM launchd WHERE disabled != '1';";
 }
 
 #[cfg(test)]
@@ -604,7 +724,7 @@ mod tests {
     fn every_tool_is_described_for_strict_clients() {
         let list = list();
         let tools = list["tools"].as_array().expect("array");
-        assert_eq!(tools.len(), 10);
+        assert_eq!(tools.len(), 12);
         for t in tools {
             assert_eq!(t["inputSchema"]["type"], "object", "{}", t["name"]);
             assert_eq!(t["outputSchema"]["type"], "object");

@@ -22,10 +22,11 @@ fn initialize_negotiates_the_version() {
         assert_eq!(result["serverInfo"]["name"], "mcp-osquery-server");
         assert_eq!(result["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
         assert!(result["capabilities"]["tools"].is_object());
+        assert!(result["capabilities"]["prompts"].is_object());
         assert!(
             result["instructions"]
                 .as_str()
-                .is_some_and(|i| i.contains("custom_query"))
+                .is_some_and(|i| i.contains("custom_query") && i.contains("describe_table"))
         );
         assert!(r.get("error").is_none());
     }
@@ -66,6 +67,8 @@ fn ping_and_tools_list_work_at_any_time() {
             "disk_usage",
             "installed_packages",
             "running_services",
+            "list_tables",
+            "describe_table",
             "custom_query"
         ]
     );
