@@ -97,5 +97,19 @@ aarch64:
 	else echo "aarch64: cross-built; copy it to an arm64 host to run it"; fi
 	@sha256sum $(AARCH64_BIN)
 
+## make soak: 100,000 mixed good and bad messages through one release server (not part of make test)
+soak: release
+	$(CARGO) run --quiet --release --example soak -- $(BIN) $(STANDIN)
+
+## make fuzz: the guard under cargo-fuzz (nightly) for FUZZ_SECONDS, seeded from the corpora
+FUZZ_SECONDS ?= 600
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz
+	@mkdir -p fuzz/corpus/guard
+	@i=0; grep -hv '^#' tests/guard/attacks.txt tests/guard/honest.txt | \
+	  sed 's/^[a-z-]*\t//' | while IFS= read -r q; do \
+	    i=$$((i+1)); printf '%s' "$$q" > fuzz/corpus/guard/seed-$$i; done
+	cargo +nightly fuzz run guard fuzz/corpus/guard -- -dict=fuzz/guard.dict -max_total_time=$(FUZZ_SECONDS)
+
 clean:
 	$(CARGO) clean

@@ -64,10 +64,11 @@ pub enum Admission {
     Full(Box<Job>),
 }
 
-/// Calls coalesce when they run the same tool with the same SQL; the SQL is
-/// built from normalised arguments, so `limit: 5` and `limit: "5"` match.
+/// Calls coalesce when their plans are equal (the plan is built from
+/// normalised arguments, so `limit: 5` and `limit: "5"` match) and they want
+/// their result in the same shape (the protocol era).
 pub fn key(job: &Job) -> String {
-    format!("{}\n{}", job.tool, job.plan.sql)
+    format!("{}\n{:?}\n{:?}", job.tool, job.plan, job.era)
 }
 
 impl Coalescer {
@@ -186,6 +187,7 @@ fn close(f: &mut Flights, n: usize, key: &str) {
 mod tests {
     use super::*;
     use crate::jsonrpc::RequestId;
+    use crate::modern::Era;
     use crate::tools::{Plan, ToolName};
     use std::time::Instant;
 
@@ -197,7 +199,10 @@ mod tests {
                 tool: ToolName::CustomQuery,
                 sql: sql.to_string(),
                 limit: None,
+                pattern: None,
+                table: None,
             },
+            era: Era::Legacy,
             progress_token: None,
             control: Control::new(),
             accepted: Instant::now(),

@@ -1,6 +1,8 @@
 //! Keeping osqueryi from hurting the host: lower CPU priority, an address-space
 //! limit and a CPU-time limit set in the child between fork and exec, and
-//! killing a whole process group.
+//! killing a whole process group. On Linux the child also dies with the
+//! server (`PR_SET_PDEATHSIG`), even when the server is SIGKILLed and has no
+//! chance to run its signal handler (see `signals`).
 //!
 //! osqueryi run as a shell has no watchdog of its own, so these are the only
 //! brakes on a runaway query besides the wall-clock timeout. The three libc
@@ -23,7 +25,16 @@ unsafe extern "C" {
     fn setpriority(which: c_int, who: u32, prio: c_int) -> c_int;
     fn setrlimit(resource: c_int, rlim: *const Rlimit) -> c_int;
     fn kill(pid: c_int, sig: c_int) -> c_int;
+    #[cfg(target_os = "linux")]
+    fn prctl(option: c_int, ...) -> c_int;
+    #[cfg(target_os = "linux")]
+    fn getppid() -> c_int;
 }
+
+#[cfg(target_os = "linux")]
+const PR_SET_PDEATHSIG: c_int = 1;
+#[cfg(target_os = "linux")]
+const ESRCH: i32 = 3;
 
 const PRIO_PROCESS: c_int = 0;
 const RLIMIT_CPU: c_int = 0;
@@ -36,11 +47,23 @@ const SIGKILL: c_int = 9;
 /// Arranges for the limits to be applied in the child just before exec.
 /// A limit of 0 means "do not set it".
 pub fn apply(cmd: &mut Command, limits: ChildLimits) {
-    // SAFETY: the closure runs between fork and exec and only makes three
+    #[cfg(target_os = "linux")]
+    let parent = std::process::id() as c_int;
+    // SAFETY: the closure runs between fork and exec and only makes
     // async-signal-safe system calls on plain stack values; it allocates
     // nothing and touches no locks.
     unsafe {
         cmd.pre_exec(move || {
+            #[cfg(target_os = "linux")]
+            {
+                prctl(PR_SET_PDEATHSIG, SIGKILL as c_ulong);
+                // The server may have died between fork and prctl; then the
+                // death signal will never come, so do not start at all. (A raw
+                // OS error: nothing may allocate between fork and exec.)
+                if getppid() != parent {
+                    return Err(std::io::Error::from_raw_os_error(ESRCH));
+                }
+            }
             if limits.nice != 0 {
                 // Best effort: an unprivileged user may not lower priority further
                 // in some containers, which must not stop the query.

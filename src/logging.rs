@@ -4,15 +4,49 @@
 //! Fields: `timestamp` (RFC 3339 UTC, milliseconds), `level`, `logger`,
 //! `message`, then any key-values the call site attached (tool calls add
 //! `tool`, `duration_ms`, `response_size`, `outcome`).
+//!
+//! Records at or above the level an MCP client chose (`logging/setLevel`,
+//! default `warning` once the client has initialized) are also sent to it as
+//! `notifications/message` through the writer's channel. Forwarding never
+//! blocks (a full channel drops the notification) and never logs, so a log call
+//! on any thread, the writer's included, cannot stall or recurse.
 
+use std::cell::Cell;
 use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crossbeam_channel::Sender;
 use log::kv::{Key, Value as KvValue, VisitSource};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
+
+use crate::jsonrpc::Outgoing;
+
+/// MCP's eight levels, least severe first; a threshold is an index + 1 here.
+pub const MCP_LEVELS: [&str; 8] = [
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
+/// 0: nothing is forwarded (the client has not initialized yet).
+static THRESHOLD: AtomicU8 = AtomicU8::new(0);
+/// The writer's channel while a server runs; taken away at shutdown so the
+/// writer sees its channel close.
+static FORWARD: Mutex<Option<Sender<Outgoing>>> = Mutex::new(None);
+const DEFAULT_THRESHOLD: u8 = 4; // warning
+
+thread_local! {
+    static FORWARDING: Cell<bool> = const { Cell::new(false) };
+}
 
 pub fn init(level: log::LevelFilter) {
-    let _ = env_logger::Builder::new()
+    let inner = env_logger::Builder::new()
         .filter_level(level)
         .target(env_logger::Target::Stderr)
         .format(|buf, record| {
@@ -20,7 +54,101 @@ pub fn init(level: log::LevelFilter) {
             buf.write_all(line.as_bytes())?;
             buf.write_all(b"\n")
         })
-        .try_init();
+        .build();
+    let max = inner.filter();
+    if log::set_boxed_logger(Box::new(Forwarding { inner })).is_ok() {
+        log::set_max_level(max);
+    }
+}
+
+/// Starts forwarding to an MCP client through `out` (threshold still unset).
+pub fn forward_to(out: Sender<Outgoing>) {
+    *lock_forward() = Some(out);
+}
+
+/// Stops forwarding and drops our handle on the writer's channel.
+pub fn stop_forwarding() {
+    *lock_forward() = None;
+    THRESHOLD.store(0, Ordering::Relaxed);
+}
+
+/// The client initialized: forward warnings and worse unless it chose a level.
+pub fn client_ready() {
+    let _ = THRESHOLD.compare_exchange(0, DEFAULT_THRESHOLD, Ordering::Relaxed, Ordering::Relaxed);
+}
+
+/// `logging/setLevel`: false when `level` is not one of the eight MCP levels.
+pub fn set_client_level(level: &str) -> bool {
+    match MCP_LEVELS.iter().position(|&l| l == level) {
+        Some(i) => {
+            THRESHOLD.store(i as u8 + 1, Ordering::Relaxed);
+            true
+        }
+        None => false,
+    }
+}
+
+fn lock_forward() -> std::sync::MutexGuard<'static, Option<Sender<Outgoing>>> {
+    FORWARD.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// env_logger for stderr, plus the forwarding to the MCP client.
+struct Forwarding {
+    inner: env_logger::Logger,
+}
+
+impl log::Log for Forwarding {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.inner.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.inner.matches(record) {
+            return;
+        }
+        self.inner.log(record);
+        let threshold = THRESHOLD.load(Ordering::Relaxed);
+        let rank = mcp_rank(record.level());
+        if threshold == 0 || rank < threshold || FORWARDING.with(Cell::get) {
+            return;
+        }
+        FORWARDING.with(|f| f.set(true));
+        forward(record, rank);
+        FORWARDING.with(|f| f.set(false));
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
+    }
+}
+
+fn mcp_rank(level: log::Level) -> u8 {
+    match level {
+        log::Level::Error => 5,
+        log::Level::Warn => 4,
+        log::Level::Info => 2,
+        log::Level::Debug | log::Level::Trace => 1,
+    }
+}
+
+fn forward(record: &log::Record<'_>, rank: u8) {
+    let Some(out) = lock_forward().clone() else {
+        return;
+    };
+    let mut data = Map::new();
+    data.insert("message".into(), Value::String(record.args().to_string()));
+    let _ = record.key_values().visit(&mut Fields(&mut data));
+    let params = json!({
+        "level": MCP_LEVELS[usize::from(rank - 1)],
+        "logger": logger_name(record),
+        "data": data,
+    });
+    // try_send: the writer itself logs, and a full outbox must not stall anyone.
+    let _ = out.try_send(Outgoing::notification("notifications/message", params));
+}
+
+fn logger_name<'a>(record: &'a log::Record<'_>) -> &'a str {
+    record.module_path().unwrap_or(record.target())
 }
 
 fn render(record: &log::Record<'_>) -> String {
@@ -29,12 +157,24 @@ fn render(record: &log::Record<'_>) -> String {
     obj.insert("level".into(), Value::String(record.level().to_string()));
     obj.insert(
         "logger".into(),
-        Value::String(record.module_path().unwrap_or(record.target()).to_string()),
+        Value::String(logger_name(record).to_string()),
     );
     obj.insert("message".into(), Value::String(record.args().to_string()));
     let mut fields = Fields(&mut obj);
     let _ = record.key_values().visit(&mut fields);
     Value::Object(obj).to_string()
+}
+
+/// Cuts text (SQL, for debug logs) to about `max` bytes on a char boundary.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
 }
 
 struct Fields<'a>(&'a mut Map<String, Value>);
@@ -99,6 +239,20 @@ mod tests {
         assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
         assert_eq!(rfc3339(1_795_632_798, 123), "2026-11-25T18:53:18.123Z");
         assert_eq!(rfc3339(4_102_444_799, 999), "2099-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn truncation_keeps_char_boundaries() {
+        assert_eq!(truncate("short", 10), "short");
+        assert_eq!(truncate("ééé", 3), "é… (6 bytes)");
+    }
+
+    #[test]
+    fn client_levels_are_the_eight_mcp_levels() {
+        assert!(set_client_level("notice"));
+        assert!(!set_client_level("warn"));
+        assert!(!set_client_level("WARNING"));
+        stop_forwarding();
     }
 
     #[test]

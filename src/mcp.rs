@@ -1,6 +1,7 @@
 //! MCP methods, answered on the reader thread: the handshake, ping, tools/list,
-//! and turning a `tools/call` into either an immediate result (bad arguments,
-//! rate limit) or a [`Job`] for the worker pool.
+//! prompts/list and prompts/get, and turning a `tools/call` into either an
+//! immediate result (bad arguments, rate limit) or a [`Job`] for the worker
+//! pool.
 //!
 //! Nothing here blocks or runs a process; it must stay cheap so the reader is
 //! always free to hear the next line.
@@ -11,22 +12,29 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::jsonrpc::{self, INVALID_PARAMS, Incoming, METHOD_NOT_FOUND, Outgoing, RequestId};
+use crate::modern::{self, Era};
 use crate::osquery::Control;
+use crate::prompts;
 use crate::ratelimit::RateLimiter;
-use crate::results;
 use crate::server::Context;
 use crate::tools::{self, Plan};
+use crate::{logging, resources, results};
+
+pub const SERVER_TITLE: &str = "osquery (read-only)";
 
 /// Handshake revisions we speak, newest first.
 pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 pub const INSTRUCTIONS: &str = "Read-only access to this host's live state through osquery. \
-Prefer the fixed tools: system_info, processes (top by memory), users, network_interfaces, \
+1) Prefer the fixed tools: system_info, processes (top by memory), users, network_interfaces, \
 network_connections, open_files (give a pid), disk_usage, installed_packages, running_services. \
-Use custom_query for anything else: one SELECT (or WITH … SELECT) in osquery's SQLite dialect, \
-with a LIMIT. Writes, PRAGMA, ATTACH, stacked statements, load_extension/readfile/sleep-like \
-functions and tables that reach the network or hold secrets (curl, shadow, process_envs, \
-shell_history, authorized_keys, …) are refused; values that look like secrets are redacted. \
+2) For anything else use custom_query: one SELECT (or WITH … SELECT) in osquery's SQLite dialect, \
+with a LIMIT. Do not guess table or column names: call list_tables (with a pattern) and \
+describe_table first. 3) Prompts (prompts/list) hold tested diagnostics: memory hogs, listening \
+ports, package changes, disk space, suspicious processes, logged-in users. \
+Refused: writes, PRAGMA, ATTACH, stacked statements, load_extension/readfile/sleep-like functions, \
+and tables that reach the network or hold secrets (curl, shadow, process_envs, shell_history, \
+authorized_keys, …; list_tables omits them); values that look like secrets are redacted. \
 All values are strings; sizes are bytes unless a field says otherwise.";
 
 /// A tool call accepted for the pool.
@@ -36,6 +44,8 @@ pub struct Job {
     pub tool: &'static str,
     pub plan: Plan,
     pub progress_token: Option<Value>,
+    /// Which revision the request spoke, so its result has the right shape.
+    pub era: Era,
     pub control: Arc<Control>,
     pub accepted: Instant,
 }
@@ -43,6 +53,8 @@ pub struct Job {
 pub enum Action {
     Reply(Outgoing),
     Run(Box<Job>),
+    /// `resources/read` of the health resource: answered later, off the reader.
+    Health(RequestId, Era),
     Nothing,
 }
 
@@ -81,12 +93,34 @@ impl Session {
         method: &str,
         params: Option<Value>,
     ) -> Action {
-        let reply = |result: Value| Action::Reply(Outgoing::result(id.clone(), result));
+        let era = match modern::classify(method, &params) {
+            Ok(era) => era,
+            Err(rejected) => return Action::Reply(rejected.reply(id)),
+        };
+        if era.is_modern() {
+            log::debug!(
+                "{method} from {} (MCP 2026-07-28)",
+                modern::client_name(&params)
+            );
+        }
+        let reply = |result: Value| {
+            Action::Reply(Outgoing::result(
+                id.clone(),
+                modern::decorate(era, method, result),
+            ))
+        };
         match method {
+            "server/discover" => reply(modern::discover(capabilities(), INSTRUCTIONS)),
             "initialize" => reply(self.initialize(&params)),
             "ping" => reply(json!({})),
             "tools/list" => reply(tools::list()),
-            "tools/call" => self.tools_call(ctx, id, params),
+            "tools/call" => self.tools_call(ctx, id, params, era),
+            "prompts/list" => reply(prompts::list()),
+            "prompts/get" => prompts_get(id, &params, era),
+            "resources/list" => reply(resources::list()),
+            "resources/templates/list" => reply(json!({ "resourceTemplates": [] })),
+            "resources/read" => resources::read(ctx, id, era, &params),
+            "logging/setLevel" => set_level(id, &params),
             _ => Action::Reply(Outgoing::error(
                 Some(id),
                 METHOD_NOT_FOUND,
@@ -109,17 +143,23 @@ impl Session {
         );
         json!({
             "protocolVersion": version,
-            "capabilities": { "tools": { "listChanged": false } },
+            "capabilities": capabilities(),
             "serverInfo": {
                 "name": env!("CARGO_PKG_NAME"),
-                "title": "osquery (read-only)",
+                "title": SERVER_TITLE,
                 "version": env!("CARGO_PKG_VERSION"),
             },
             "instructions": INSTRUCTIONS,
         })
     }
 
-    fn tools_call(&mut self, ctx: &Context, id: RequestId, params: Option<Value>) -> Action {
+    fn tools_call(
+        &mut self,
+        ctx: &Context,
+        id: RequestId,
+        params: Option<Value>,
+        era: Era,
+    ) -> Action {
         let mut params = jsonrpc::params_object(params);
         let Some(Value::String(name)) = params.remove("name") else {
             return Action::Reply(Outgoing::error(
@@ -131,28 +171,38 @@ impl Session {
         let args = match params.remove("arguments") {
             None | Some(Value::Null) => serde_json::Map::new(),
             Some(Value::Object(a)) => a,
-            Some(_) => return tool_error(id, "arguments must be an object"),
-        };
-        let Some(tool) = tools::find(&name) else {
-            return tool_error(id, &format!("Unknown tool: {name}"));
-        };
-        let plan = match tools::plan(tool, &args) {
-            Ok(plan) => plan,
-            Err(why) => {
-                log::info!(tool = tool.id, outcome = "rejected"; "tool call rejected: {why}");
-                return tool_error(id, &why);
+            Some(_) => {
+                return refuse(
+                    ctx,
+                    id,
+                    era,
+                    &name,
+                    "rejected",
+                    "arguments must be an object",
+                );
             }
         };
-        if let Err(wait) = self.rate.try_acquire(Instant::now()) {
-            log::warn!(tool = tool.id, outcome = "rate_limited"; "tool call refused by the rate limit");
-            return tool_error(
+        let Some(tool) = tools::find(&name) else {
+            return refuse(
+                ctx,
                 id,
-                &format!(
-                    "rate limit of {} tool calls per minute reached; retry in {} seconds",
-                    ctx.config.rate_limit,
-                    wait.as_secs().max(1)
-                ),
+                era,
+                &name,
+                "rejected",
+                &format!("Unknown tool: {name}"),
             );
+        };
+        let plan = match tools::plan(tool, &args, &ctx.policy) {
+            Ok(plan) => plan,
+            Err(why) => return refuse(ctx, id, era, tool.id, "rejected", &why),
+        };
+        if let Err(wait) = self.rate.try_acquire(Instant::now()) {
+            let why = format!(
+                "rate limit of {} tool calls per minute reached; retry in {} seconds",
+                ctx.config.rate_limit,
+                wait.as_secs().max(1)
+            );
+            return refuse(ctx, id, era, tool.id, "rate_limited", &why);
         }
         let progress_token = params
             .get("_meta")
@@ -164,6 +214,7 @@ impl Session {
             tool: tool.id,
             plan,
             progress_token,
+            era,
             control: Control::new(),
             accepted: Instant::now(),
         }))
@@ -171,7 +222,10 @@ impl Session {
 
     fn notification(&mut self, ctx: &Context, method: &str, params: Option<Value>) {
         match method {
-            "notifications/initialized" => log::debug!("client initialized"),
+            "notifications/initialized" => {
+                log::debug!("client initialized");
+                logging::client_ready();
+            }
             "notifications/cancelled" => {
                 let id = jsonrpc::param(&params, "requestId").and_then(RequestId::from_value);
                 match id {
@@ -184,8 +238,72 @@ impl Session {
     }
 }
 
-fn tool_error(id: RequestId, message: &str) -> Action {
-    Action::Reply(Outgoing::raw_result(id, results::error(message)))
+fn prompts_get(id: RequestId, params: &Option<Value>, era: Era) -> Action {
+    let name = jsonrpc::param(params, "name").and_then(Value::as_str);
+    match name.and_then(prompts::find) {
+        Some(p) => Action::Reply(Outgoing::result(
+            id,
+            modern::decorate(era, "prompts/get", prompts::get(p)),
+        )),
+        None => {
+            let known: Vec<&str> = prompts::PROMPTS.iter().map(|p| p.name).collect();
+            let what = match name {
+                Some(n) => format!("Unknown prompt: {n}"),
+                None => "prompts/get needs \"name\" (a string)".to_string(),
+            };
+            Action::Reply(Outgoing::error(
+                Some(id),
+                INVALID_PARAMS,
+                format!("Invalid params: {what}; prompts are {}", known.join(", ")),
+            ))
+        }
+    }
+}
+
+/// A tool call answered without running: counted, logged as one tool-call
+/// line, and answered as an `isError` result the model can read.
+fn refuse(ctx: &Context, id: RequestId, era: Era, tool: &str, outcome: &str, why: &str) -> Action {
+    let result = results::error(why, era);
+    ctx.metrics.tool_call(tool, outcome, None);
+    let level = match outcome {
+        "rate_limited" => log::Level::Warn,
+        _ => log::Level::Info,
+    };
+    log::log!(
+        level,
+        tool = tool, duration_ms = 0u64, response_size = result.get().len() as u64, outcome = outcome;
+        "tool call refused: {why}"
+    );
+    Action::Reply(Outgoing::raw_result(id, result))
+}
+
+/// `logging/setLevel`: which log records are sent to the client.
+fn set_level(id: RequestId, params: &Option<Value>) -> Action {
+    let level = jsonrpc::param(params, "level").and_then(Value::as_str);
+    match level {
+        Some(l) if logging::set_client_level(l) => {
+            log::debug!("client log level set to {l}");
+            Action::Reply(Outgoing::result(id, json!({})))
+        }
+        _ => Action::Reply(Outgoing::error(
+            Some(id),
+            INVALID_PARAMS,
+            format!(
+                "Invalid params: level must be one of {}",
+                logging::MCP_LEVELS.join(", ")
+            ),
+        )),
+    }
+}
+
+/// What we offer, the same in the handshake and in `server/discover`.
+pub fn capabilities() -> Value {
+    json!({
+        "tools": { "listChanged": false },
+        "prompts": { "listChanged": false },
+        "resources": { "subscribe": false, "listChanged": false },
+        "logging": {},
+    })
 }
 
 fn client_name(params: &Option<Value>) -> String {

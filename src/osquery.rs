@@ -225,10 +225,12 @@ fn run_raw(
         _ => RunError::Spawn(format!("{}: {e}", path.display())),
     })?;
     let pgid = child.id();
+    let tracked = crate::signals::track(pgid);
     if !control.attach(pgid) {
         kill_group(pgid);
     }
     let result = supervise(&mut child, pgid, config, started);
+    drop(tracked);
     control.detach();
     if control.is_cancelled() {
         return Err(RunError::Cancelled);

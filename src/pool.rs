@@ -7,16 +7,17 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use serde_json::{Value, json};
 
+use crate::catalog;
 use crate::config::{QUEUE_CAPACITY, WORKERS};
 use crate::jsonrpc::Outgoing;
 use crate::mcp::Job;
-use crate::osquery::{self, Control, RunError};
-use crate::results::{self, Meta};
+use crate::osquery::Control;
+use crate::results;
 use crate::server::Context;
 use crate::tools::{self, ToolName};
 
@@ -58,9 +59,9 @@ fn work(ctx: &Context, jobs: &Receiver<Box<Job>>, out: &Sender<Outgoing>) {
 
 /// The result of one call, before it becomes a message.
 #[derive(Clone)]
-struct Answer {
-    result: Box<serde_json::value::RawValue>,
-    outcome: &'static str,
+pub struct Answer {
+    pub result: Box<serde_json::value::RawValue>,
+    pub outcome: &'static str,
 }
 
 /// Runs a job and answers it, and every identical call that joined it while
@@ -74,22 +75,22 @@ fn serve(ctx: &Context, job: &Job, out: &Sender<Outgoing>) {
         progress(out, job, 0, "running osqueryi");
         Some(run_isolated(ctx, job, &control))
     };
-    let duration_ms = started.elapsed().as_millis() as u64;
+    let duration = started.elapsed();
     let followers = ctx.coalescer.finish(job);
     let mut answer = answer;
     // The last caller takes the answer itself: a lone call costs no copy.
     let mut share = |last: bool| if last { answer.take() } else { answer.clone() };
-    deliver(job, share(followers.is_empty()), duration_ms, out);
+    deliver(ctx, job, share(followers.is_empty()), duration, out);
     let n = followers.len();
     for (i, follower) in followers.into_iter().enumerate() {
-        deliver(&follower, share(i + 1 == n), duration_ms, out);
+        deliver(ctx, &follower, share(i + 1 == n), duration, out);
         ctx.unregister(&follower.id);
     }
 }
 
 /// A panic while answering becomes an error result for this call only.
 fn run_isolated(ctx: &Context, job: &Job, control: &Control) -> Answer {
-    match catch_unwind(AssertUnwindSafe(|| answer(ctx, job, control))) {
+    match catch_unwind(AssertUnwindSafe(|| answer_under(ctx, job, control))) {
         Ok(a) => a,
         Err(panic) => {
             let why = panic
@@ -97,10 +98,11 @@ fn run_isolated(ctx: &Context, job: &Job, control: &Control) -> Answer {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            log::error!(tool = job.tool, outcome = "tool_error"; "panic while serving a tool call: {why}");
+            log::error!(tool = job.tool; "panic while serving a tool call: {why}");
             Answer {
                 result: results::error(
                     "internal error while serving this call; the server keeps running",
+                    job.era,
                 ),
                 outcome: "tool_error",
             }
@@ -109,16 +111,26 @@ fn run_isolated(ctx: &Context, job: &Job, control: &Control) -> Answer {
 }
 
 /// Sends one caller its answer, unless that caller cancelled.
-fn deliver(job: &Job, answer: Option<Answer>, duration_ms: u64, out: &Sender<Outgoing>) {
+fn deliver(
+    ctx: &Context,
+    job: &Job,
+    answer: Option<Answer>,
+    duration: Duration,
+    out: &Sender<Outgoing>,
+) {
+    let duration_ms = duration.as_millis() as u64;
     let answer = match answer {
         Some(a) if !job.control.is_cancelled() => a,
         _ => {
-            log::info!(tool = job.tool, outcome = "cancelled", duration_ms = duration_ms; "tool call cancelled");
+            ctx.metrics.tool_call(job.tool, "cancelled", Some(duration));
+            log::info!(tool = job.tool, outcome = "cancelled", duration_ms = duration_ms, response_size = 0u64; "tool call cancelled");
             return;
         }
     };
     progress(out, job, 1, "done");
     let response_size = answer.result.get().len() as u64;
+    ctx.metrics
+        .tool_call(job.tool, answer.outcome, Some(duration));
     log::info!(
         tool = job.tool, duration_ms = duration_ms, response_size = response_size, outcome = answer.outcome;
         "tool call finished"
@@ -126,7 +138,14 @@ fn deliver(job: &Job, answer: Option<Answer>, duration_ms: u64, out: &Sender<Out
     let _ = out.send(Outgoing::raw_result(job.id.clone(), answer.result));
 }
 
-fn answer(ctx: &Context, job: &Job, control: &Control) -> Answer {
+/// Runs one validated call: osqueryi, then the tool's finishing and redaction.
+/// The one-shot command line (`call`) uses it too, so both paths behave alike.
+pub fn answer(ctx: &Context, job: &Job) -> Answer {
+    answer_under(ctx, job, &job.control)
+}
+
+/// [`answer`], with the run obeying `control` (a coalesced call's shared one).
+fn answer_under(ctx: &Context, job: &Job, control: &Control) -> Answer {
     #[cfg(debug_assertions)]
     if let Some(marker) = &ctx.panic_marker {
         // Test builds only: lets the isolation test provoke a panic in a worker.
@@ -135,31 +154,27 @@ fn answer(ctx: &Context, job: &Job, control: &Control) -> Answer {
             "injected test panic"
         );
     }
+    log::debug!(tool = job.tool; "sql: {}", crate::logging::truncate(&job.plan.sql, 200));
     let started = Instant::now();
-    let output = match osquery::run(&ctx.runner, &job.plan.sql, control) {
-        Ok(o) => o,
-        Err(e) => {
-            let outcome = match e {
-                RunError::Timeout(_) => "timeout",
-                RunError::Cancelled => "cancelled",
-                _ => "tool_error",
-            };
+    let fetched = match catalog::fetch(ctx, &job.plan, control) {
+        Ok(f) => f,
+        Err(f) => {
             return Answer {
-                result: results::error(&e.to_string()),
-                outcome,
+                result: results::error(&f.message, job.era),
+                outcome: f.outcome,
             };
         }
     };
-    for w in &output.warnings {
+    for w in &fetched.warnings {
         log::warn!(tool = job.tool; "osqueryi: {w}");
     }
-    let total = output.rows.len();
-    let mut rows = tools::finish(&job.plan, output.rows);
+    let total = fetched.rows.len();
+    let mut rows = tools::finish(&job.plan, fetched.rows);
     if ctx.config.redact {
         crate::redact::redact_rows(&mut rows);
     }
     let truncated = rows.len() < total;
-    let mut meta = Meta::new();
+    let mut meta = fetched.meta;
     meta.insert("row_count".into(), json!(rows.len()));
     meta.insert("truncated".into(), json!(truncated));
     meta.insert(
@@ -178,7 +193,7 @@ fn answer(ctx: &Context, job: &Job, control: &Control) -> Answer {
         )
     });
     Answer {
-        result: results::success(rows, &meta, note.as_deref()),
+        result: results::success(rows, &meta, note.as_deref(), job.era),
         outcome: "ok",
     }
 }

@@ -8,10 +8,10 @@ use std::io::{BufRead, ErrorKind};
 use crossbeam_channel::{Sender, TrySendError};
 
 use crate::coalesce::Admission;
-use crate::jsonrpc::{self, INVALID_REQUEST, Outgoing};
+use crate::jsonrpc::{self, INVALID_REQUEST, Incoming, Outgoing};
 use crate::mcp::{Action, Job, Session};
-use crate::results;
 use crate::server::Context;
+use crate::{health, resources, results};
 
 /// Reads until EOF (or a read error), then returns so the caller can drain.
 pub fn run(input: impl BufRead, ctx: &Context, jobs: &Sender<Box<Job>>, out: &Sender<Outgoing>) {
@@ -43,7 +43,14 @@ pub fn run(input: impl BufRead, ctx: &Context, jobs: &Sender<Box<Job>>, out: &Se
             continue;
         }
         let action = match jsonrpc::parse_line(line) {
-            Ok(msg) => session.handle(ctx, msg),
+            Ok(msg) => {
+                match msg {
+                    Incoming::Request { .. } => ctx.metrics.request(),
+                    Incoming::Notification { .. } => ctx.metrics.notification(),
+                    Incoming::Response => {}
+                }
+                session.handle(ctx, msg)
+            }
             Err(reply) => Action::Reply(reply),
         };
         match action {
@@ -51,6 +58,9 @@ pub fn run(input: impl BufRead, ctx: &Context, jobs: &Sender<Box<Job>>, out: &Se
                 let _ = out.send(msg);
             }
             Action::Run(job) => submit(ctx, job, jobs, out),
+            Action::Health(id, era) => {
+                health::answer_later(ctx, id, era, out, resources::health_contents)
+            }
             Action::Nothing => {}
         }
     }
@@ -71,12 +81,17 @@ fn submit(ctx: &Context, job: Box<Job>, jobs: &Sender<Box<Job>>, out: &Sender<Ou
         },
     };
     ctx.unregister(&job.id);
-    log::warn!(tool = job.tool, outcome = "busy"; "queue full: tool call refused");
     let msg = format!(
         "server busy: {} tool calls are already running or queued; retry in a few seconds",
         crate::config::WORKERS + crate::config::QUEUE_CAPACITY
     );
-    let _ = out.send(Outgoing::raw_result(job.id, results::error(&msg)));
+    let result = results::error(&msg, job.era);
+    ctx.metrics.tool_call(job.tool, "busy", None);
+    log::warn!(
+        tool = job.tool, duration_ms = 0u64, response_size = result.get().len() as u64, outcome = "busy";
+        "queue full: tool call refused"
+    );
+    let _ = out.send(Outgoing::raw_result(job.id, result));
 }
 
 /// Strips the line ending (`\n`, `\r\n`) and surrounding whitespace.

@@ -14,6 +14,7 @@ use std::io::Write;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::modern::Era;
 use crate::osquery::Row;
 
 /// Extra fields of `structuredContent` besides `rows`.
@@ -22,14 +23,16 @@ pub type Meta = Map<String, Value>;
 const HEAD: &[u8] = b"{\"structuredContent\":{\"rows\":";
 const TEXT: &[u8] = b"},\"content\":[{\"type\":\"text\",\"text\":\"";
 const NOTE: &[u8] = b"\"},{\"type\":\"text\",\"text\":";
-const TAIL: &[u8] = b"],\"isError\":false}";
+const TAIL: &[u8] = b"],\"isError\":false";
 
 /// Takes the rows by value so they are freed as soon as they are written.
-pub fn success(rows: Vec<Row>, meta: &Meta, note: Option<&str>) -> Box<RawValue> {
+/// `era` adds the members its revision requires (see [`Era::tool_result_members`]).
+pub fn success(rows: Vec<Row>, meta: &Meta, note: Option<&str>, era: Era) -> Box<RawValue> {
     let mut size = Count::default();
     if serde_json::to_writer(&mut size, &rows).is_err() {
-        return error("internal error serialising the rows");
+        return error("internal error serialising the rows", era);
     }
+    let members = era.tool_result_members();
     // The note is its own content item so the first one stays pure JSON.
     let note = note.map(|n| Value::String(n.to_string()).to_string());
     let mut fields = String::new();
@@ -46,7 +49,9 @@ pub fn success(rows: Vec<Row>, meta: &Meta, note: Option<&str>) -> Box<RawValue>
         + size.raw
         + size.escapes
         + note.as_ref().map_or(2, |n| NOTE.len() + n.len() + 1)
-        + TAIL.len();
+        + TAIL.len()
+        + members.len()
+        + 1;
     // Reserved, not yet touched: memory is only used as it is written.
     let mut body = Vec::with_capacity(exact);
     body.extend_from_slice(HEAD);
@@ -56,7 +61,7 @@ pub fn success(rows: Vec<Row>, meta: &Meta, note: Option<&str>) -> Box<RawValue>
         crate::memory::release_free_memory();
     }
     if written.is_err() {
-        return error("internal error serialising the rows");
+        return error("internal error serialising the rows", era);
     }
     let rows_json = HEAD.len()..body.len();
     body.extend_from_slice(fields.as_bytes());
@@ -79,10 +84,12 @@ pub fn success(rows: Vec<Row>, meta: &Meta, note: Option<&str>) -> Box<RawValue>
         None => body.extend_from_slice(b"\"}"),
     }
     body.extend_from_slice(TAIL);
+    body.extend_from_slice(members.as_bytes());
+    body.push(b'}');
     debug_assert_eq!(body.len(), exact, "size pass and writing pass disagree");
     match String::from_utf8(body) {
         Ok(body) => raw(body),
-        Err(_) => error("internal error serialising the rows"),
+        Err(_) => error("internal error serialising the rows", era),
     }
 }
 
@@ -136,10 +143,11 @@ fn escape(b: u8) -> &'static str {
     }
 }
 
-pub fn error(message: &str) -> Box<RawValue> {
+pub fn error(message: &str, era: Era) -> Box<RawValue> {
     let text = Value::String(format!("Error: {message}")).to_string();
     raw(format!(
-        "{{\"content\":[{{\"type\":\"text\",\"text\":{text}}}],\"isError\":true}}"
+        "{{\"content\":[{{\"type\":\"text\",\"text\":{text}}}],\"isError\":true{}}}",
+        era.tool_result_members()
     ))
 }
 
@@ -170,7 +178,8 @@ mod tests {
         ];
         let mut meta = Meta::new();
         meta.insert("row_count".into(), json!(1));
-        let v: Value = serde_json::from_str(success(rows, &meta, None).get()).expect("valid");
+        let v: Value =
+            serde_json::from_str(success(rows, &meta, None, Era::Legacy).get()).expect("valid");
         assert_eq!(v["isError"], false);
         assert_eq!(v["structuredContent"]["rows"][0]["b"], "x\"y\n");
         assert_eq!(v["structuredContent"]["row_count"], 1);
@@ -189,7 +198,7 @@ mod tests {
                 .unwrap_or_default(),
         ];
         let expected_text = serde_json::to_string(&rows).expect("rows serialise");
-        let body = success(rows.clone(), &Meta::new(), Some("n"));
+        let body = success(rows.clone(), &Meta::new(), Some("n"), Era::Legacy);
         let v: Value = serde_json::from_str(body.get()).expect("valid");
         assert_eq!(v["content"][0]["text"], expected_text.as_str());
         assert_eq!(v["content"][1]["text"], "n");
@@ -198,16 +207,37 @@ mod tests {
 
     #[test]
     fn notes_precede_the_rows_in_text() {
-        let v: Value =
-            serde_json::from_str(success(Vec::new(), &Meta::new(), Some("showing 0")).get())
-                .expect("valid");
+        let v: Value = serde_json::from_str(
+            success(Vec::new(), &Meta::new(), Some("showing 0"), Era::Legacy).get(),
+        )
+        .expect("valid");
         assert_eq!(v["content"][0]["text"], "[]");
         assert_eq!(v["content"][1]["text"], "showing 0");
     }
 
     #[test]
+    fn modern_results_say_they_are_complete() {
+        let modern = Era::Modern { log_level: None };
+        for body in [
+            success(Vec::new(), &Meta::new(), Some("note"), modern),
+            success(
+                vec![json!({"a": "1"}).as_object().cloned().unwrap_or_default()],
+                &Meta::new(),
+                None,
+                modern,
+            ),
+            error("x", modern),
+        ] {
+            let v: Value = serde_json::from_str(body.get()).expect("valid");
+            assert_eq!(v["resultType"], "complete", "{v}");
+            assert!(v["content"].is_array());
+        }
+    }
+
+    #[test]
     fn errors_are_tool_results() {
-        let v: Value = serde_json::from_str(error("limit must be \"x\"").get()).expect("valid");
+        let v: Value =
+            serde_json::from_str(error("limit must be \"x\"", Era::Legacy).get()).expect("valid");
         assert_eq!(v["isError"], true);
         assert_eq!(v["content"][0]["text"], "Error: limit must be \"x\"");
         assert!(v.get("structuredContent").is_none());

@@ -11,14 +11,16 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::coalesce::Coalescer;
 use crate::config::Config;
+use crate::guard::TablePolicy;
 use crate::jsonrpc::RequestId;
+use crate::metrics::Metrics;
 use crate::osquery::{ChildLimits, Control, RunnerConfig};
-use crate::{guard, pool, reader, writer};
+use crate::{health, logging, pool, reader, writer};
 
 /// Lines longer than this are discarded unread: the response cap or 16 MiB,
 /// whichever is larger.
@@ -26,9 +28,18 @@ const MIN_LINE_LIMIT: usize = 16 * 1024 * 1024;
 
 pub struct Context {
     pub config: Config,
+    /// Which tables custom_query, list_tables and describe_table may touch;
+    /// also passed to osqueryi.
+    pub policy: TablePolicy,
     pub runner: RunnerConfig,
     pub max_line: usize,
     pub started: Instant,
+    /// The active tables osquery_registry lists, asked once by a worker the
+    /// first time a tool needs them (see `catalog`).
+    pub tables: OnceLock<Vec<String>>,
+    pub metrics: Metrics,
+    /// The health check in progress, if any (see [`health::answer_later`]).
+    pub health_probe: Arc<health::Probe>,
     /// Calls accepted and not yet answered, so a cancellation can reach them.
     inflight: Mutex<HashMap<String, Arc<Control>>>,
     /// Identical calls in flight share one osqueryi run.
@@ -39,7 +50,7 @@ pub struct Context {
 
 impl Context {
     pub fn new(config: Config, home: PathBuf) -> Context {
-        let policy = guard::TablePolicy::from_config(&config);
+        let policy = TablePolicy::new(config.deny_tables.clone(), config.allow_tables.clone());
         let runner = RunnerConfig {
             osquery_path: config.osquery_path.clone(),
             timeout: config.timeout,
@@ -55,8 +66,12 @@ impl Context {
         Context {
             max_line: config.max_response_size.max(MIN_LINE_LIMIT),
             runner,
+            policy,
             config,
             started: Instant::now(),
+            tables: OnceLock::new(),
+            metrics: Metrics::new(),
+            health_probe: Arc::default(),
             inflight: Mutex::new(HashMap::new()),
             coalescer: Coalescer::new(),
             #[cfg(debug_assertions)]
@@ -100,9 +115,11 @@ impl Context {
 
 /// Serves MCP on stdin/stdout until EOF, then answers what was accepted.
 pub fn serve(config: Config) -> std::io::Result<()> {
+    crate::signals::install();
     let home = PrivateHome::create()?;
     let ctx = Arc::new(Context::new(config, home.path.clone()));
     let (out, writer) = writer::spawn(std::io::stdout())?;
+    logging::forward_to(out.clone());
     let (jobs, pool) = pool::spawn(ctx.clone(), out.clone())?;
     log::info!(
         "serving MCP on stdio: {} workers, timeout {} s, response cap {} bytes",
@@ -113,6 +130,8 @@ pub fn serve(config: Config) -> std::io::Result<()> {
     reader::run(std::io::stdin().lock(), &ctx, &jobs, &out);
     drop(jobs);
     pool.join();
+    ctx.metrics.log_summary();
+    logging::stop_forwarding();
     drop(out);
     let written = writer.join().unwrap_or(Ok(()));
     log::info!("all answers written; exiting");

@@ -7,9 +7,11 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::catalog;
+use crate::guard::{self, TablePolicy};
 use crate::osquery::Row;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ToolName {
     SystemInfo,
     Processes,
@@ -20,6 +22,8 @@ pub enum ToolName {
     DiskUsage,
     InstalledPackages,
     RunningServices,
+    ListTables,
+    DescribeTable,
     CustomQuery,
 }
 
@@ -34,6 +38,8 @@ pub struct Tool {
 }
 
 pub const LIMIT_MAX: i64 = 1000;
+/// Longest `pattern` list_tables accepts.
+pub const PATTERN_MAX: usize = 64;
 pub const PID_MAX: i64 = 2_147_483_647;
 
 pub const TOOLS: &[Tool] = &[
@@ -184,6 +190,22 @@ pub const TOOLS: &[Tool] = &[
         required: &["name", "state"],
     },
     Tool {
+        name: ToolName::ListTables,
+        id: "list_tables",
+        title: "Available osquery tables",
+        description: "Names of the osquery tables this host's osquery offers (active tables of osquery_registry), minus the tables this server refuses. `pattern` keeps only names containing it (letters, digits and _; case-insensitive). Use it before custom_query instead of guessing table names.",
+        fields: &["name"],
+        required: &["name"],
+    },
+    Tool {
+        name: ToolName::DescribeTable,
+        id: "describe_table",
+        title: "Columns of an osquery table",
+        description: "The columns of one osquery table (`table`, e.g. \"processes\") with their SQL types, in osquery's order, so custom_query can name real columns. osquery's SQL interface carries no column descriptions; hidden columns are not listed. Tables this server refuses are refused here too.",
+        fields: &["name", "type"],
+        required: &["name", "type"],
+    },
+    Tool {
         name: ToolName::CustomQuery,
         id: "custom_query",
         title: "Custom osquery SQL",
@@ -247,6 +269,23 @@ fn input_schema(name: ToolName) -> Value {
         ToolName::OpenFiles => json!({
             "pid": integer_schema("Only files of this process id; all processes when omitted.", 1, PID_MAX, None),
         }),
+        ToolName::ListTables => json!({
+            "pattern": {
+                "type": "string",
+                "description": "Only tables whose name contains this text (letters, digits, _; case-insensitive), e.g. \"docker\" or \"package\".",
+                "maxLength": PATTERN_MAX,
+                "pattern": "^[A-Za-z0-9_]*$",
+            },
+        }),
+        ToolName::DescribeTable => json!({
+            "table": {
+                "type": "string",
+                "description": "An osquery table name, as list_tables gives it.",
+                "minLength": 1,
+                "maxLength": 64,
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+            },
+        }),
         ToolName::CustomQuery => json!({
             "sql": {
                 "type": "string",
@@ -259,6 +298,7 @@ fn input_schema(name: ToolName) -> Value {
     };
     let required: Vec<&str> = match name {
         ToolName::CustomQuery => vec!["sql"],
+        ToolName::DescribeTable => vec!["table"],
         _ => vec![],
     };
     json!({ "type": "object", "properties": properties, "required": required })
@@ -281,35 +321,75 @@ fn output_schema(tool: &Tool) -> Value {
         "truncated": { "type": "boolean", "description": "True when more rows exist than `limit` allowed." },
         "elapsed_ms": { "type": "integer", "description": "Time osqueryi took, in milliseconds." },
     });
-    if let (ToolName::CustomQuery, Some(p)) = (tool.name, properties.as_object_mut()) {
-        p.insert(
-            "sql".into(),
-            json!({ "type": "string", "description": "The SQL that ran." }),
-        );
+    if let Some(p) = properties.as_object_mut() {
+        match tool.name {
+            ToolName::CustomQuery => {
+                p.insert(
+                    "sql".into(),
+                    json!({ "type": "string", "description": "The SQL that ran." }),
+                );
+            }
+            ToolName::InstalledPackages | ToolName::RunningServices => {
+                p.insert(
+                    "sources".into(),
+                    json!({
+                        "type": "array",
+                        "items": { "type": "string" },
+                        "description": "The osquery tables the rows came from: the ones this host's osquery has.",
+                    }),
+                );
+            }
+            _ => {}
+        }
     }
     json!({ "type": "object", "properties": properties, "required": ["rows"] })
 }
 
-/// A validated call, ready for a worker.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated call, ready for a worker. Two calls with equal plans get
+/// equal answers (the whole plan, not `sql` alone, identifies a call).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Plan {
     pub tool: ToolName,
+    /// The SQL to run. installed_packages and running_services hold the query
+    /// over every candidate table here; the worker narrows it to the tables
+    /// this host has (see `catalog`).
     pub sql: String,
     /// Rows beyond this are cut even if osqueryi returned more. The SQL asks
     /// for one row more, so the answer can say whether more exist.
     pub limit: Option<usize>,
+    /// list_tables: the validated name filter, lower case.
+    pub pattern: Option<String>,
+    /// describe_table: the validated table name, lower case.
+    pub table: Option<String>,
 }
 
 /// Validates arguments and builds the query. Errors are the text the model
 /// reads after `Error: `.
-pub fn plan(tool: &Tool, args: &Map<String, Value>) -> Result<Plan, String> {
+pub fn plan(tool: &Tool, args: &Map<String, Value>, policy: &TablePolicy) -> Result<Plan, String> {
+    let mut pattern = None;
+    let mut table = None;
     let (sql, limit) = match tool.name {
         ToolName::SystemInfo => (queries::SYSTEM_INFO.to_string(), None),
         ToolName::Users => (queries::USERS.to_string(), None),
         ToolName::NetworkInterfaces => (queries::INTERFACES.to_string(), None),
         ToolName::DiskUsage => (queries::MOUNTS.to_string(), None),
-        ToolName::InstalledPackages => (queries::PACKAGES.to_string(), None),
-        ToolName::RunningServices => (queries::SERVICES.to_string(), None),
+        ToolName::InstalledPackages => (catalog::union_sql(catalog::PACKAGE_SOURCES), None),
+        ToolName::RunningServices => (catalog::union_sql(catalog::SERVICE_SOURCES), None),
+        ToolName::ListTables => {
+            pattern = pattern_arg(args)?;
+            (catalog::REGISTRY_SQL.to_string(), None)
+        }
+        ToolName::DescribeTable => {
+            let name = table_arg(args)?;
+            if !policy.is_table_allowed(&name) {
+                return Err(format!(
+                    "table {name} is not available: this server refuses it (it reaches the network, reads arbitrary files or holds secrets, or is not on the allow list)"
+                ));
+            }
+            let sql = catalog::columns_sql(&name);
+            table = Some(name);
+            (sql, None)
+        }
         ToolName::Processes => {
             let n = integer_arg(args, "limit", 1, LIMIT_MAX)?.unwrap_or(10);
             (
@@ -328,13 +408,57 @@ pub fn plan(tool: &Tool, args: &Map<String, Value>) -> Result<Plan, String> {
             Some(pid) => (format!("{} WHERE pid = {pid};", queries::OPEN_FILES), None),
             None => (format!("{};", queries::OPEN_FILES), None),
         },
-        ToolName::CustomQuery => (sql_arg(args)?, None),
+        ToolName::CustomQuery => (sql_arg(args, policy)?, None),
     };
     Ok(Plan {
         tool: tool.name,
         sql,
         limit,
+        pattern,
+        table,
     })
+}
+
+/// list_tables' optional filter: empty means none.
+fn pattern_arg(args: &Map<String, Value>) -> Result<Option<String>, String> {
+    let bad = || {
+        format!(
+            "pattern must be at most {PATTERN_MAX} letters, digits or _ (a part of a table name)"
+        )
+    };
+    match args.get("pattern") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(p)) if p.is_empty() => Ok(None),
+        Some(Value::String(p))
+            if p.len() <= PATTERN_MAX
+                && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            Ok(Some(p.to_ascii_lowercase()))
+        }
+        Some(_) => Err(bad()),
+    }
+}
+
+/// describe_table's table: an SQL identifier, so it can be written into the
+/// server's own PRAGMA without any quoting question.
+fn table_arg(args: &Map<String, Value>) -> Result<String, String> {
+    let bad = "table must be an osquery table name: a letter or _, then up to 63 letters, digits or _ (see list_tables)";
+    let name = match args.get("table") {
+        None | Some(Value::Null) => {
+            return Err("table is required: an osquery table name (see list_tables)".into());
+        }
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(bad.into()),
+    };
+    let mut bytes = name.bytes();
+    let first_ok = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+    if first_ok && name.len() <= 64 && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Ok(name.to_ascii_lowercase())
+    } else {
+        Err(bad.into())
+    }
 }
 
 /// Reads an optional integer argument, coercing `10`, `10.0` and `"10"`.
@@ -380,13 +504,13 @@ fn parse_integer_text(s: &str) -> Option<i64> {
     int.parse().ok()
 }
 
-fn sql_arg(args: &Map<String, Value>) -> Result<String, String> {
+fn sql_arg(args: &Map<String, Value>, policy: &TablePolicy) -> Result<String, String> {
     let sql = match args.get("sql") {
         Some(Value::String(s)) => s,
         Some(_) => return Err("sql must be a string".into()),
         None => return Err("sql is required: one read-only SELECT statement".into()),
     };
-    crate::guard::check_length(sql)?;
+    guard::check(sql, policy).map_err(|r| r.to_string())?;
     Ok(sql.clone())
 }
 
@@ -399,6 +523,7 @@ pub fn finish(plan: &Plan, mut rows: Vec<Row>) -> Vec<Row> {
         ToolName::Processes => enrich::process,
         ToolName::NetworkConnections => enrich::socket,
         ToolName::DiskUsage => enrich::mount,
+        ToolName::DescribeTable => enrich::column,
         _ => return rows,
     };
     rows.iter_mut().for_each(enrich);
@@ -442,6 +567,12 @@ mod enrich {
         };
         set(row, "protocol_name", protocol);
         set(row, "family_name", family.to_string());
+    }
+
+    /// PRAGMA table_info's cid, notnull, pk and dflt_value say nothing about
+    /// an osquery table; only the name and type stay.
+    pub fn column(row: &mut Row) {
+        row.retain(|k, _| k == "name" || k == "type");
     }
 
     pub fn mount(row: &mut Row) {
@@ -496,16 +627,6 @@ mod queries {
     pub const SOCKETS: &str = "SELECT pid, family, protocol, local_address, local_port, remote_address, remote_port, state FROM process_open_sockets WHERE family IN (2, 10)";
     #[cfg(target_os = "macos")]
     pub const SOCKETS: &str = "SELECT pid, family, protocol, local_address, local_port, remote_address, remote_port, state FROM process_open_sockets WHERE family IN (2, 30)";
-
-    #[cfg(not(target_os = "macos"))]
-    pub const PACKAGES: &str = "SELECT name, version, arch, 'deb' AS source FROM deb_packages UNION ALL SELECT name, version || '-' || release, arch, 'rpm' FROM rpm_packages;";
-    #[cfg(target_os = "macos")]
-    pub const PACKAGES: &str = "SELECT name, bundle_short_version AS version, '' AS arch, 'apps' AS source FROM apps UNION ALL SELECT name, version, '', 'homebrew' FROM homebrew_packages;";
-
-    #[cfg(not(target_os = "macos"))]
-    pub const SERVICES: &str = "SELECT id AS name, description, active_state AS state, sub_state, fragment_path, user FROM systemd_units WHERE active_state = 'active' AND sub_state = 'running';";
-    #[cfg(target_os = "macos")]
-    pub const SERVICES: &str = "SELECT label AS name, program AS description, 'loaded' AS state, '' AS sub_state, path AS fragment_path, username AS user FROM launchd WHERE disabled != '1';";
 }
 
 #[cfg(test)]
@@ -530,13 +651,23 @@ mod tests {
             json!("+5"),
             json!("5.00"),
         ] {
-            let p = plan(tool("processes"), &args(json!({ "limit": v.clone() }))).expect("valid");
+            let p = plan(
+                tool("processes"),
+                &args(json!({ "limit": v.clone() })),
+                &TablePolicy::default(),
+            )
+            .expect("valid");
             assert!(p.sql.ends_with("LIMIT 6;"), "{v}: {}", p.sql);
             assert_eq!(p.limit, Some(5));
         }
-        let p = plan(tool("processes"), &Map::new()).expect("default");
+        let p = plan(tool("processes"), &Map::new(), &TablePolicy::default()).expect("default");
         assert_eq!(p.limit, Some(10));
-        let p = plan(tool("network_connections"), &args(json!({ "limit": null }))).expect("null");
+        let p = plan(
+            tool("network_connections"),
+            &args(json!({ "limit": null })),
+            &TablePolicy::default(),
+        )
+        .expect("null");
         assert_eq!(p.limit, Some(20));
     }
 
@@ -556,11 +687,20 @@ mod tests {
             json!("0x10"),
             json!(1e300),
         ] {
-            let e =
-                plan(tool("processes"), &args(json!({ "limit": v.clone() }))).expect_err("invalid");
+            let e = plan(
+                tool("processes"),
+                &args(json!({ "limit": v.clone() })),
+                &TablePolicy::default(),
+            )
+            .expect_err("invalid");
             assert_eq!(e, "limit must be an integer between 1 and 1000", "{v}");
         }
-        let e = plan(tool("open_files"), &args(json!({ "pid": 0 }))).expect_err("invalid");
+        let e = plan(
+            tool("open_files"),
+            &args(json!({ "pid": 0 })),
+            &TablePolicy::default(),
+        )
+        .expect_err("invalid");
         assert_eq!(e, "pid must be an integer between 1 and 2147483647");
     }
 
@@ -569,13 +709,14 @@ mod tests {
         let p = plan(
             tool("open_files"),
             &args(json!({ "pid": "42", "extra": 1 })),
+            &TablePolicy::default(),
         )
         .expect("valid");
         assert_eq!(
             p.sql,
             "SELECT pid, fd, path FROM process_open_files WHERE pid = 42;"
         );
-        let p = plan(tool("open_files"), &Map::new()).expect("valid");
+        let p = plan(tool("open_files"), &Map::new(), &TablePolicy::default()).expect("valid");
         assert!(!p.sql.contains("WHERE"));
     }
 
@@ -583,7 +724,7 @@ mod tests {
     fn every_tool_is_described_for_strict_clients() {
         let list = list();
         let tools = list["tools"].as_array().expect("array");
-        assert_eq!(tools.len(), 10);
+        assert_eq!(tools.len(), 12);
         for t in tools {
             assert_eq!(t["inputSchema"]["type"], "object", "{}", t["name"]);
             assert_eq!(t["outputSchema"]["type"], "object");
@@ -597,7 +738,12 @@ mod tests {
     #[test]
     fn companions_are_added_without_dropping_originals() {
         let row = |v: Value| v.as_object().cloned().unwrap_or_default();
-        let p = plan(tool("network_connections"), &Map::new()).expect("valid");
+        let p = plan(
+            tool("network_connections"),
+            &Map::new(),
+            &TablePolicy::default(),
+        )
+        .expect("valid");
         let rows = finish(
             &p,
             vec![
@@ -609,7 +755,7 @@ mod tests {
         assert_eq!(rows[0]["protocol_name"], "tcp");
         assert_eq!(rows[0]["family_name"], "ipv6");
         assert_eq!(rows[1]["protocol_name"], "udp");
-        let p = plan(tool("disk_usage"), &Map::new()).expect("valid");
+        let p = plan(tool("disk_usage"), &Map::new(), &TablePolicy::default()).expect("valid");
         let rows = finish(
             &p,
             vec![row(
@@ -630,7 +776,12 @@ mod tests {
 
     #[test]
     fn limit_is_enforced_on_returned_rows() {
-        let p = plan(tool("processes"), &args(json!({ "limit": 2 }))).expect("valid");
+        let p = plan(
+            tool("processes"),
+            &args(json!({ "limit": 2 })),
+            &TablePolicy::default(),
+        )
+        .expect("valid");
         let rows = (0..5)
             .map(|i| {
                 json!({ "pid": i.to_string(), "resident_size": "1048576" })

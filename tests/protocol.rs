@@ -22,10 +22,11 @@ fn initialize_negotiates_the_version() {
         assert_eq!(result["serverInfo"]["name"], "mcp-osquery-server");
         assert_eq!(result["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
         assert!(result["capabilities"]["tools"].is_object());
+        assert!(result["capabilities"]["prompts"].is_object());
         assert!(
             result["instructions"]
                 .as_str()
-                .is_some_and(|i| i.contains("custom_query"))
+                .is_some_and(|i| i.contains("custom_query") && i.contains("describe_table"))
         );
         assert!(r.get("error").is_none());
     }
@@ -34,10 +35,14 @@ fn initialize_negotiates_the_version() {
 #[test]
 fn unknown_methods_are_32601_even_before_initialize() {
     let mut s = Server::start();
-    s.send_raw(r#"{"jsonrpc":"2.0","id":"discover-1","method":"server/discover","params":{}}"#);
-    let r = s.wait_for(&json!("discover-1"));
+    let r = s.request("subscriptions/listen", json!({}));
     assert_eq!(r["error"]["code"], -32601);
     assert!(r.get("result").is_none());
+    // server/discover (MCP 2026-07-28) is answered at once, not refused.
+    s.send_raw(r#"{"jsonrpc":"2.0","id":"discover-1","method":"server/discover","params":{}}"#);
+    let r = s.wait_for(&json!("discover-1"));
+    assert_eq!(r["result"]["supportedVersions"][0], "2026-07-28");
+    assert!(r.get("error").is_none());
     s.initialize();
     let r = s.request("resources/templates/whatever", json!({}));
     assert_eq!(r["error"]["code"], -32601);
@@ -62,6 +67,8 @@ fn ping_and_tools_list_work_at_any_time() {
             "disk_usage",
             "installed_packages",
             "running_services",
+            "list_tables",
+            "describe_table",
             "custom_query"
         ]
     );

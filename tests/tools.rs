@@ -55,6 +55,8 @@ fn every_fixed_tool_answers_with_rows_matching_its_schema() {
         ("disk_usage", json!({}), 5),
         ("installed_packages", json!({}), 100),
         ("running_services", json!({}), 10),
+        ("list_tables", json!({}), 100),
+        ("describe_table", json!({"table": "processes"}), 10),
         (
             "custom_query",
             json!({"sql": "SELECT pid, name FROM processes LIMIT 3"}),
@@ -302,7 +304,7 @@ fn missing_osqueryi_is_an_error_per_call_not_at_start() {
     let mut s = Server::with_env(&[("OSQUERY_PATH", "/nonexistent/osqueryi")]);
     s.initialize();
     let list = s.request("tools/list", json!({}));
-    assert_eq!(list["result"]["tools"].as_array().map(Vec::len), Some(10));
+    assert_eq!(list["result"]["tools"].as_array().map(Vec::len), Some(12));
     assert_eq!(
         error_text(&s.call("system_info", json!({}))),
         "Error: osqueryi not found (set OSQUERY_PATH)"

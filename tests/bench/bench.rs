@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mcp_osquery_server::config::{Config, QUEUE_CAPACITY, WORKERS};
+use mcp_osquery_server::config::{QUEUE_CAPACITY, WORKERS};
 use mcp_osquery_server::guard::TablePolicy;
 use mcp_osquery_server::tools;
 use serde_json::{Map, Value, json};
@@ -134,10 +134,8 @@ impl Bench<'_> {
         c.send(&initialize(1));
         c.read_reply();
         let sql = users_sql();
-        let policy = TablePolicy::from_config(&Config::from_lookup(|_| None).unwrap_or_else(|e| {
-            eprintln!("bench: default configuration rejected: {e}");
-            std::process::exit(1)
-        }));
+        // The server's default policy, as the bench's server runs with it.
+        let policy = TablePolicy::default();
         let home = self.scratch.dir.join("home");
         let _ = std::fs::create_dir_all(&home);
         let (mut via_server, mut direct, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
@@ -424,7 +422,7 @@ fn direct_pool(osqueryi: &Path, n: usize, home: &Path) -> f64 {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
     let base = tools::find("processes")
-        .and_then(|t| tools::plan(t, &Map::new()).ok())
+        .and_then(|t| tools::plan(t, &Map::new(), &TablePolicy::default()).ok())
         .map(|p| p.sql)
         .unwrap_or_default();
     let base = base
@@ -450,7 +448,7 @@ fn direct_pool(osqueryi: &Path, n: usize, home: &Path) -> f64 {
 
 fn users_sql() -> String {
     let tool = tools::find("users").unwrap_or_else(|| fail("no users tool"));
-    tools::plan(tool, &Map::new())
+    tools::plan(tool, &Map::new(), &TablePolicy::default())
         .unwrap_or_else(|e| fail(&e))
         .sql
 }

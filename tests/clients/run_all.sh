@@ -8,13 +8,12 @@
 #   /tmp/mcp-client-venv-<ver>   python venvs with mcp==$MCP_PY_V1 and mcp==$MCP_PY_V2
 #   tests/clients/node_modules   @modelcontextprotocol/sdk from package-lock.json (npm ci)
 #   /tmp/mcp-inspector-cli-<ver> @modelcontextprotocol/inspector-cli (by inspector.sh)
-# Env knobs: MCP_PY_V1, MCP_PY_V2, PY_MODES (default "auto legacy"; add 2026-07-28 once the
-# server speaks the stateless revision), SKIP_INSPECTOR=1, SKIP_TS=1, SKIP_PY=1.
+# Env knobs: MCP_PY_V1, MCP_PY_V2, PY_MODES (default "auto legacy 2026-07-28"), SKIP_INSPECTOR=1, SKIP_TS=1, SKIP_PY=1.
 set -uo pipefail
 
 MCP_PY_V1="${MCP_PY_V1:-1.30.0}"
 MCP_PY_V2="${MCP_PY_V2:-2.3.0}"
-PY_MODES="${PY_MODES:-auto legacy}"
+PY_MODES="${PY_MODES:-auto legacy 2026-07-28}"
 
 if [ $# -lt 2 ]; then
     echo "usage: $0 SERVER_BIN FIXTURE_OSQUERYI" >&2

@@ -360,34 +360,8 @@ pub fn process_alive(pid: u32) -> bool {
     }
 }
 
-/// Zombie children of a process.
-pub fn zombie_children(parent: u32) -> Vec<u32> {
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in dir.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.first() == Some(&"Z")
-            && fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent)
-        {
-            found.push(pid);
-        }
-    }
-    found
-}
-
-/// Children (any state) of a process.
-pub fn children(parent: u32) -> Vec<u32> {
+/// Children of a process with their state letter (`Z` for zombies).
+pub fn children_with_state(parent: u32) -> Vec<(u32, String)> {
     let mut found = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return found;
@@ -404,8 +378,25 @@ pub fn children(parent: u32) -> Vec<u32> {
         };
         let fields: Vec<&str> = rest.split_whitespace().collect();
         if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
-            found.push(pid);
+            found.push((pid, fields.first().unwrap_or(&"?").to_string()));
         }
     }
     found
+}
+
+/// Zombie children of a process.
+pub fn zombie_children(parent: u32) -> Vec<u32> {
+    children_with_state(parent)
+        .into_iter()
+        .filter(|(_, s)| s == "Z")
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// Children (any state) of a process.
+pub fn children(parent: u32) -> Vec<u32> {
+    children_with_state(parent)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
 }

@@ -1,0 +1,377 @@
+//! The command line. No arguments: serve MCP on stdio. Otherwise one of
+//! `--version`, `--help`, `--health`, or `call TOOL [ARGS] [--table]`, a
+//! one-shot tool call for people that goes through the same validation
+//! ([`tools::plan`]), guard and runner ([`pool::answer`]) as an MCP call.
+//!
+//! Exit codes: 0 success / healthy, 1 tool error / degraded / server failure,
+//! 2 usage or configuration error.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+
+use crate::config::Config;
+use crate::jsonrpc::RequestId;
+use crate::mcp::Job;
+use crate::osquery::Control;
+use crate::server::{Context, PrivateHome};
+use crate::{health, logging, pool, server, tools};
+
+const NAME: &str = env!("CARGO_PKG_NAME");
+/// Cells wider than this are cut in `--table` output.
+const MAX_CELL: usize = 60;
+
+/// The environment the server reads, with defaults, for `--help`.
+const VARIABLES: &[(&str, &str, &str)] = &[
+    (
+        "OSQUERY_PATH",
+        "search",
+        "osqueryi binary (default: PATH, then /usr/local/bin, /usr/bin, /opt/osquery/bin)",
+    ),
+    ("OSQUERY_TIMEOUT", "30", "seconds per query (1-3600)"),
+    (
+        "MAX_RESPONSE_SIZE",
+        "10485760",
+        "bytes of osqueryi output per query (1024-1073741824)",
+    ),
+    ("RATE_LIMIT", "60", "tool calls per minute, 0 = off"),
+    (
+        "LOG_LEVEL",
+        "info",
+        "error, warn, info, debug, trace (JSON lines on stderr)",
+    ),
+    (
+        "OSQUERY_DENY_TABLES",
+        "built-in list",
+        "comma-separated tables custom_query may not read",
+    ),
+    (
+        "OSQUERY_ALLOW_TABLES",
+        "unset",
+        "comma-separated tables; when set, the only ones custom_query may read",
+    ),
+    (
+        "REDACT",
+        "1",
+        "0 to stop masking values that look like secrets",
+    ),
+    ("OSQUERY_NICE", "10", "niceness of osqueryi, 0 = unchanged"),
+    (
+        "OSQUERY_MEMORY_LIMIT",
+        "1024",
+        "MiB of address space for osqueryi, 0 = none",
+    ),
+    (
+        "OSQUERY_CPU_LIMIT",
+        "the timeout",
+        "CPU seconds for osqueryi, 0 = none",
+    ),
+];
+
+pub fn run(args: &[String]) -> ExitCode {
+    match args.first().map(String::as_str) {
+        None => serve(),
+        Some("--version" | "-V") => {
+            println!("{NAME} {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Some("--help" | "-h") => {
+            print!("{}", help());
+            ExitCode::SUCCESS
+        }
+        Some("--health") if args.len() == 1 => health(),
+        Some("call") => call(&args[1..]),
+        Some(other) => usage(&format!("unknown argument {other:?}")),
+    }
+}
+
+pub fn help() -> String {
+    let mut h = format!(
+        "{NAME} {} - a read-only MCP server that answers questions about this host through osquery.\n\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let lines = [
+        "USAGE:".to_string(),
+        format!(
+            "    {NAME}                  serve MCP (JSON-RPC, one message per line) on stdin/stdout"
+        ),
+        format!("    {NAME} call TOOL ['{{\"json\":\"args\"}}'] [--table]"),
+        "        run one tool with the same validation, guard and limits as an MCP call;".into(),
+        "        print its rows as JSON on stdout (or an aligned table with --table)".into(),
+        format!("    {NAME} --health         print the health report as JSON"),
+        format!("    {NAME} --version        print the version"),
+        format!("    {NAME} --help           print this help"),
+        String::new(),
+        "TOOLS:".into(),
+    ];
+    for l in lines {
+        h.push_str(&l);
+        h.push('\n');
+    }
+    let width = tools::TOOLS.iter().map(|t| t.id.len()).max().unwrap_or(0);
+    for t in tools::TOOLS {
+        h.push_str(&format!("    {:width$}  {}\n", t.id, t.title));
+    }
+    h.push_str("\nENVIRONMENT (default in brackets):\n");
+    for (name, default, what) in VARIABLES {
+        h.push_str(&format!("    {name:22} [{default}] {what}\n"));
+    }
+    h.push_str(concat!(
+        "\nEXIT STATUS:\n",
+        "    0  success; --health: healthy\n",
+        "    1  call: the tool failed (the error is on stderr); --health: degraded;\n",
+        "       serving: the server failed\n",
+        "    2  usage error, call arguments that are not a JSON object,\n",
+        "       or an invalid environment variable\n",
+        "\nEXAMPLES:\n",
+    ));
+    h.push_str(&format!("    {NAME} call processes '{{\"limit\":3}}'\n"));
+    h.push_str(&format!(
+        "    {NAME} call custom_query '{{\"sql\":\"SELECT name, pid FROM processes LIMIT 5\"}}' --table\n"
+    ));
+    h.push_str(&format!(
+        "    OSQUERY_PATH=/opt/osquery/bin/osqueryi {NAME} --health\n"
+    ));
+    h
+}
+
+fn usage(why: &str) -> ExitCode {
+    eprintln!("{NAME}: {why}; see --help");
+    ExitCode::from(2)
+}
+
+fn load_config() -> Result<Config, ExitCode> {
+    Config::from_env().map_err(|e| {
+        eprintln!("{NAME}: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn serve() -> ExitCode {
+    let config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    logging::init(config.log_level);
+    match server::serve(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("server stopped: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One-shot modes print their result on stdout; stderr stays quiet unless
+/// something is worth a warning, or LOG_LEVEL asks for more.
+fn init_quiet_logging(config: &Config) {
+    let asked = std::env::var("LOG_LEVEL").is_ok_and(|v| !v.trim().is_empty());
+    logging::init(if asked {
+        config.log_level
+    } else {
+        log::LevelFilter::Warn
+    });
+}
+
+/// A context like the server's, for one-shot use.
+fn one_shot() -> Result<(Context, PrivateHome), ExitCode> {
+    let config = load_config()?;
+    init_quiet_logging(&config);
+    let home = PrivateHome::create().map_err(|e| {
+        eprintln!("{NAME}: could not create a private HOME for osqueryi: {e}");
+        ExitCode::FAILURE
+    })?;
+    let ctx = Context::new(config, home.path.clone());
+    Ok((ctx, home))
+}
+
+fn health() -> ExitCode {
+    let (ctx, _home) = match one_shot() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let report = health::check(&ctx.config, &ctx.runner, ctx.started);
+    println!("{}", pretty(&report.body));
+    if report.healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn call(args: &[String]) -> ExitCode {
+    let table = args.iter().any(|a| a == "--table");
+    let positional: Vec<&String> = args.iter().filter(|a| *a != "--table").collect();
+    if let Some(flag) = positional.iter().find(|a| a.starts_with("--")) {
+        return usage(&format!("unknown option {flag:?} for call"));
+    }
+    let (name, raw_args) = match positional.as_slice() {
+        [name] => (name.as_str(), None),
+        [name, a] => (name.as_str(), Some(a.as_str())),
+        [] => return usage("call needs a tool name"),
+        _ => return usage("call takes a tool name and at most one JSON argument object"),
+    };
+    let arguments: Map<String, Value> = match raw_args.map(serde_json::from_str::<Value>) {
+        None => Map::new(),
+        Some(Ok(Value::Object(m))) => m,
+        Some(Ok(_)) => return usage("the arguments must be a JSON object, e.g. '{\"limit\":3}'"),
+        Some(Err(e)) => return usage(&format!("the arguments are not valid JSON: {e}")),
+    };
+    let (ctx, _home) = match one_shot() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(tool) = tools::find(name) else {
+        eprintln!("Error: Unknown tool: {name}");
+        return ExitCode::FAILURE;
+    };
+    let plan = match tools::plan(tool, &arguments, &ctx.policy) {
+        Ok(p) => p,
+        Err(why) => {
+            eprintln!("Error: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(id) = RequestId::from_value(&json!(0)) else {
+        return ExitCode::FAILURE;
+    };
+    let job = Job {
+        id,
+        tool: tool.id,
+        plan,
+        progress_token: None,
+        era: crate::modern::Era::Legacy,
+        control: Control::new(),
+        accepted: Instant::now(),
+    };
+    let started = Instant::now();
+    let answer = pool::answer(&ctx, &job);
+    log::info!(
+        tool = tool.id, duration_ms = started.elapsed().as_millis() as u64,
+        response_size = answer.result.get().len() as u64, outcome = answer.outcome;
+        "tool call finished"
+    );
+    let result: Value = serde_json::from_str(answer.result.get()).unwrap_or(Value::Null);
+    let texts: Vec<&str> = result["content"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|i| i["text"].as_str()).collect())
+        .unwrap_or_default();
+    if result["isError"] != json!(false) {
+        eprintln!("{}", texts.first().unwrap_or(&"Error: the call failed"));
+        return ExitCode::FAILURE;
+    }
+    let rows = result["structuredContent"]["rows"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if table {
+        print!("{}", render_table(&rows));
+    } else {
+        println!("{}", pretty(&Value::Array(rows)));
+    }
+    // Notes (e.g. "more rows exist") follow the rows; stdout stays pure data.
+    for note in texts.iter().skip(1) {
+        eprintln!("{note}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+/// Rows as an aligned text table: one column per field, in the order fields
+/// first appear; long cells are cut with `…`.
+pub fn render_table(rows: &[Value]) -> String {
+    let mut columns: Vec<&str> = Vec::new();
+    for row in rows {
+        for key in row.as_object().into_iter().flat_map(|o| o.keys()) {
+            if !columns.contains(&key.as_str()) {
+                columns.push(key);
+            }
+        }
+    }
+    if columns.is_empty() {
+        return "(no rows)\n".to_string();
+    }
+    let cell = |row: &Value, col: &str| -> String {
+        let text = match row.get(col) {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        let text = text.replace(['\n', '\r', '\t'], " ");
+        if text.chars().count() > MAX_CELL {
+            let cut: String = text.chars().take(MAX_CELL - 1).collect();
+            format!("{cut}…")
+        } else {
+            text
+        }
+    };
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| columns.iter().map(|c| cell(r, c)).collect())
+        .collect();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([c.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |values: Vec<&str>| -> String {
+        let padded: Vec<String> = values
+            .iter()
+            .zip(&widths)
+            .map(|(v, &w)| format!("{v}{}", " ".repeat(w.saturating_sub(v.chars().count()))))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(columns.clone());
+    out.push_str(&line(
+        widths
+            .iter()
+            .map(|&w| "-".repeat(w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    ));
+    for row in &cells {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_columns_in_first_seen_order() {
+        let rows = vec![
+            json!({"pid": "1", "name": "systemd"}),
+            json!({"pid": "1234", "name": "nginx", "extra": "x\ny"}),
+        ];
+        assert_eq!(
+            render_table(&rows),
+            "name     pid   extra\n-------  ----  -----\nsystemd  1\nnginx    1234  x y\n"
+        );
+        assert_eq!(render_table(&[]), "(no rows)\n");
+    }
+
+    #[test]
+    fn help_lists_every_tool_and_variable() {
+        let h = help();
+        for t in tools::TOOLS {
+            assert!(h.contains(t.id), "{}", t.id);
+        }
+        assert!(h.contains("OSQUERY_TIMEOUT") && h.contains("EXIT STATUS"));
+    }
+}

@@ -1,0 +1,356 @@
+//! Answers that help a model: list_tables, describe_table, the prompts, and
+//! fixed tools that adapt to the tables this host's osquery has.
+
+mod common;
+
+use common::{Server, Standin, TempDir, error_text, rows, set_executable, standin_path};
+use serde_json::{Value, json};
+
+fn names(rows: &[Value]) -> Vec<String> {
+    rows.iter()
+        .map(|r| r["name"].as_str().expect("name").to_string())
+        .collect()
+}
+
+/// A wrapper that answers the registry query itself with `tables`, and hands
+/// every other query to the stand-in: a host whose osquery has other tables.
+struct Registry {
+    _dir: TempDir,
+    standin: Standin,
+}
+
+impl Registry {
+    fn with_tables(tables: &[&str]) -> Registry {
+        let dir = TempDir::new("registry");
+        let rows: Vec<String> = tables
+            .iter()
+            .map(|t| format!("  {{\"active\":\"1\",\"internal\":\"0\",\"name\":\"{t}\",\"registry\":\"table\"}}"))
+            .collect();
+        let answer = dir.path("registry.json");
+        std::fs::write(&answer, format!("[\n{}\n]\n", rows.join(",\n"))).expect("write answer");
+        let inner = dir.path("osqueryi");
+        let script = format!(
+            "#!/bin/sh\nfor a in \"$@\"; do case $a in *osquery_registry*) cat '{}'; exit 0 ;; esac; done\nexec '{}' \"$@\"\n",
+            answer.display(),
+            standin_path().display()
+        );
+        std::fs::write(&inner, script).expect("write wrapper");
+        set_executable(&inner);
+        // The logging wrapper in front, so tests see every query.
+        let standin = Standin::new(&[]);
+        let outer = std::fs::read_to_string(&standin.path)
+            .expect("read wrapper")
+            .replace(
+                &standin_path().display().to_string(),
+                &inner.display().to_string(),
+            );
+        std::fs::write(&standin.path, outer).expect("rewrite wrapper");
+        Registry { _dir: dir, standin }
+    }
+}
+
+#[test]
+fn list_tables_lists_active_tables_without_denied_ones() {
+    let mut s = Server::start();
+    let r = rows(&s.call("list_tables", json!({})));
+    let all = names(&r);
+    assert!(all.len() > 100, "{} tables", all.len());
+    for t in [
+        "processes",
+        "users",
+        "deb_packages",
+        "listening_ports",
+        "file",
+    ] {
+        assert!(all.iter().any(|n| n == t), "{t} missing");
+    }
+    for t in [
+        "shadow",
+        "curl",
+        "process_envs",
+        "shell_history",
+        "authorized_keys",
+        "yara",
+    ] {
+        assert!(!all.iter().any(|n| n == t), "{t} listed");
+    }
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
+    assert!(
+        r.iter()
+            .all(|row| row.as_object().is_some_and(|o| o.len() == 1))
+    );
+
+    let docker = names(&rows(&s.call("list_tables", json!({"pattern": "docker"}))));
+    assert!(docker.len() > 5);
+    assert!(docker.iter().all(|n| n.contains("docker")));
+    assert!(
+        !docker.iter().any(|n| n == "docker_container_envs"),
+        "denied"
+    );
+    let upper = names(&rows(&s.call("list_tables", json!({"pattern": "DOCKER"}))));
+    assert_eq!(upper, docker);
+    assert!(rows(&s.call("list_tables", json!({"pattern": "shadow"}))).is_empty());
+    assert_eq!(
+        names(&rows(&s.call("list_tables", json!({"pattern": ""})))),
+        all
+    );
+}
+
+#[test]
+fn list_tables_rejects_bad_patterns_before_osqueryi() {
+    let standin = Standin::new(&[]);
+    let mut s = Server::with_standin(&standin, &[]);
+    for bad in [
+        json!("a;b"),
+        json!("x' OR 1=1 --"),
+        json!("%"),
+        json!("a".repeat(65)),
+        json!(5),
+        json!(["docker"]),
+    ] {
+        let e = error_text(&s.call("list_tables", json!({ "pattern": bad.clone() })));
+        assert!(e.contains("pattern must be"), "{bad}: {e}");
+    }
+    assert_eq!(standin.log(), "", "nothing reached osqueryi");
+    assert_eq!(
+        rows(&s.call("list_tables", json!({"pattern": "a".repeat(64)}))).len(),
+        0
+    );
+}
+
+#[test]
+fn list_tables_follows_the_configured_policy() {
+    let mut s = Server::with_env(&[("OSQUERY_ALLOW_TABLES", "processes,users,shadow")]);
+    assert_eq!(
+        names(&rows(&s.call("list_tables", json!({})))),
+        ["processes", "users"]
+    );
+    let mut s = Server::with_env(&[("OSQUERY_DENY_TABLES", "processes")]);
+    let all = names(&rows(&s.call("list_tables", json!({}))));
+    assert!(!all.iter().any(|n| n == "processes"));
+    assert!(
+        all.iter().any(|n| n == "shadow"),
+        "a custom deny list replaces the default"
+    );
+    let e = error_text(&s.call("describe_table", json!({"table": "processes"})));
+    assert!(e.contains("table processes is not available"), "{e}");
+}
+
+#[test]
+fn the_registry_is_asked_once_and_on_a_worker() {
+    let standin = Standin::new(&[
+        ("STANDIN_MODE", "slow"),
+        ("STANDIN_DELAY", "2"),
+        ("STANDIN_MATCH", "osquery_registry"),
+    ]);
+    let mut s = Server::with_standin(&standin, &[]);
+    s.initialize();
+    s.send_request(
+        json!("pk"),
+        "tools/call",
+        json!({"name": "installed_packages"}),
+    );
+    // The reader answers ping while a worker waits for the slow registry.
+    let ping = s.request("ping", json!({}));
+    assert_eq!(ping["result"], json!({}));
+    assert!(
+        !standin.log().contains("deb_packages"),
+        "ping answered before the registry came back"
+    );
+    let pk = s.wait_for(&json!("pk"));
+    assert_eq!(pk["result"]["isError"], false, "{pk}");
+    rows(&s.call("running_services", json!({})));
+    rows(&s.call("list_tables", json!({})));
+    let log = standin.log();
+    assert_eq!(log.matches("osquery_registry").count(), 1, "{log}");
+}
+
+#[test]
+fn installed_packages_name_their_sources() {
+    let mut s = Server::start();
+    let result = s.call("installed_packages", json!({}));
+    assert!(rows(&result).len() > 100);
+    assert_eq!(
+        result["structuredContent"]["sources"],
+        json!(["deb_packages", "rpm_packages", "portage_packages"])
+    );
+    let list = s.request("tools/list", json!({}));
+    let tool = list["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .find(|t| t["name"] == "installed_packages")
+        .cloned()
+        .expect("listed");
+    assert_eq!(
+        tool["outputSchema"]["properties"]["sources"]["type"],
+        "array"
+    );
+    let svc = s.call("running_services", json!({}));
+    assert_eq!(
+        svc["structuredContent"]["sources"],
+        json!(["systemd_units"])
+    );
+}
+
+#[test]
+fn fixed_tools_use_only_the_tables_the_host_has() {
+    let host = Registry::with_tables(&["processes", "rpm_packages", "users"]);
+    let mut s = Server::with_standin(&host.standin, &[]);
+    let result = s.call("installed_packages", json!({}));
+    rows(&result);
+    assert_eq!(
+        result["structuredContent"]["sources"],
+        json!(["rpm_packages"])
+    );
+    let log = host.standin.log();
+    assert!(log.contains("FROM rpm_packages"), "{log}");
+    assert!(
+        !log.contains("deb_packages") && !log.contains("portage"),
+        "{log}"
+    );
+
+    let e = error_text(&s.call("running_services", json!({})));
+    assert!(
+        e.contains("this host's osquery has no service table (looked for systemd_units)"),
+        "{e}"
+    );
+
+    let bare = Registry::with_tables(&["processes"]);
+    let mut s = Server::with_standin(&bare.standin, &[]);
+    let e = error_text(&s.call("installed_packages", json!({})));
+    assert!(
+        e.contains("no package tables (looked for deb_packages, rpm_packages, portage_packages)"),
+        "{e}"
+    );
+    assert!(!e.contains("no such table"), "{e}");
+    // The registry is answered by the wrapper itself, so the stand-in's log
+    // shows every other query: there was none.
+    assert_eq!(bare.standin.log(), "", "no package query ran");
+}
+
+#[test]
+fn describe_table_lists_columns_and_types() {
+    let standin = Standin::new(&[]);
+    let mut s = Server::with_standin(&standin, &[]);
+    let r = rows(&s.call("describe_table", json!({"table": "processes"})));
+    let cols = names(&r);
+    assert_eq!(&cols[..3], ["pid", "name", "path"]);
+    assert!(cols.iter().any(|c| c == "on_disk"));
+    assert_eq!(r[0]["type"], "BIGINT");
+    assert_eq!(r[1]["type"], "TEXT");
+    assert!(
+        r.iter()
+            .all(|c| c.as_object().is_some_and(|o| o.len() == 2))
+    );
+    let upper = rows(&s.call("describe_table", json!({"table": "USERS"})));
+    assert!(names(&upper).iter().any(|c| c == "username"));
+    assert!(standin.log().contains("PRAGMA table_info(\"processes\")"));
+}
+
+#[test]
+fn describe_table_refuses_bad_names_denied_and_unknown_tables() {
+    let standin = Standin::new(&[]);
+    let mut s = Server::with_standin(&standin, &[]);
+    for bad in [
+        json!("processes; SELECT 1"),
+        json!("users)"),
+        json!("1abc"),
+        json!("\"users\""),
+        json!(""),
+        json!("a".repeat(65)),
+        json!(7),
+    ] {
+        let e = error_text(&s.call("describe_table", json!({ "table": bad.clone() })));
+        assert!(
+            e.contains("table must be an osquery table name"),
+            "{bad}: {e}"
+        );
+    }
+    let e = error_text(&s.call("describe_table", json!({})));
+    assert!(e.contains("table is required"), "{e}");
+    for denied in ["shadow", "Process_Envs", "curl"] {
+        let e = error_text(&s.call("describe_table", json!({ "table": denied })));
+        assert!(e.contains("is not available"), "{denied}: {e}");
+    }
+    assert_eq!(standin.log(), "", "nothing reached osqueryi");
+    let e = error_text(&s.call("describe_table", json!({"table": "no_such_thing"})));
+    assert_eq!(e, "Error: no such table: no_such_thing; use list_tables");
+}
+
+fn sql_blocks(text: &str) -> Vec<String> {
+    text.split("```sql\n")
+        .skip(1)
+        .filter_map(|b| b.split_once("\n```").map(|(sql, _)| sql.to_string()))
+        .collect()
+}
+
+#[test]
+fn prompts_are_listed_and_each_query_runs_through_custom_query() {
+    let standin = Standin::new(&[]);
+    let mut s = Server::with_standin(&standin, &[]);
+    let init = s.initialize();
+    assert_eq!(
+        init["result"]["capabilities"]["prompts"]["listChanged"],
+        false
+    );
+    let list = s.request("prompts/list", json!({}));
+    let prompts = list["result"]["prompts"]
+        .as_array()
+        .expect("prompts")
+        .clone();
+    let listed: Vec<&str> = prompts.iter().filter_map(|p| p["name"].as_str()).collect();
+    for want in [
+        "memory_hogs",
+        "listening_ports",
+        "package_changes",
+        "disk_filling_up",
+        "suspicious_processes",
+        "logged_in_users",
+    ] {
+        assert!(listed.contains(&want), "{want} not in {listed:?}");
+    }
+    let mut ran = 0;
+    for p in &prompts {
+        let name = p["name"].as_str().expect("name");
+        assert!(p["title"].is_string() && p["description"].is_string());
+        assert!(p["arguments"].is_array());
+        let got = s.request("prompts/get", json!({"name": name, "arguments": {}}));
+        let result = &got["result"];
+        assert_eq!(result["description"], p["description"]);
+        let msg = &result["messages"][0];
+        assert_eq!(msg["role"], "user");
+        assert_eq!(msg["content"]["type"], "text");
+        let text = msg["content"]["text"].as_str().expect("text");
+        assert!(text.contains("custom_query"), "{name}");
+        let queries = sql_blocks(text);
+        assert!(!queries.is_empty(), "{name} has no SQL");
+        for sql in queries {
+            let result = s.call("custom_query", json!({ "sql": sql }));
+            assert_eq!(result["isError"], false, "{name}: {sql}: {result}");
+            assert_eq!(result["structuredContent"]["sql"], sql.as_str());
+            ran += 1;
+        }
+    }
+    assert_eq!(
+        standin.log().lines().count(),
+        ran,
+        "every query reached osqueryi"
+    );
+}
+
+#[test]
+fn unknown_or_unnamed_prompts_are_32602() {
+    let mut s = Server::start();
+    let r = s.request("prompts/get", json!({"name": "no_such_prompt"}));
+    assert_eq!(r["error"]["code"], -32602);
+    let msg = r["error"]["message"].as_str().expect("message");
+    assert!(
+        msg.contains("no_such_prompt") && msg.contains("memory_hogs"),
+        "{msg}"
+    );
+    let r = s.request("prompts/get", json!({}));
+    assert_eq!(r["error"]["code"], -32602);
+    let r = s.request("prompts/get", json!({"name": 3}));
+    assert_eq!(r["error"]["code"], -32602);
+}

@@ -1,0 +1,525 @@
+//! The server under faults: signals, cancellation, progress, the rate limit,
+//! floods, EOF with work in flight, malformed input, panics, resource limits,
+//! bad configuration and oversized lines. Each test proves one guarantee of
+//! the README's "Reliability" section against the built binary and the stand-in.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use common::{
+    Server, Standin, TempDir, error_text, eventually, process_alive, rows, zombie_children,
+};
+use serde_json::{Value, json};
+
+unsafe extern "C" {
+    fn kill(pid: i32, sig: i32) -> i32;
+}
+
+fn send_signal(pid: u32, sig: i32) {
+    // SAFETY: a plain syscall on a pid this test started.
+    let rc = unsafe { kill(pid as i32, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig})");
+}
+
+/// SIGKILLs leftover processes even when an assertion failed first, so a
+/// broken build leaves no hour-long `sleep` behind.
+struct KillOnDrop(Vec<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            if process_alive(pid) {
+                // SAFETY: a plain syscall on a process this test started.
+                unsafe {
+                    kill(pid as i32, 9);
+                }
+            }
+        }
+    }
+}
+
+fn call(name: &str, args: Value) -> Value {
+    json!({"name": name, "arguments": args})
+}
+
+/// Pids the hang mode wrote: the stand-in shell and its `sleep`.
+fn hang_pids(file: &std::path::Path) -> Vec<u32> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+fn hang_standin(pids: &TempDir, table: &str) -> Standin {
+    let pids = pids.path("pids").display().to_string();
+    Standin::new(&[
+        ("STANDIN_MODE", "hang"),
+        ("STANDIN_MATCH", &format!("FROM {table}")),
+        ("STANDIN_PIDS", &pids),
+    ])
+}
+
+/// Peak resident memory of a process in KiB.
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM line")
+}
+
+fn responses_by_id(messages: &[Value]) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for m in messages.iter().filter(|m| m.get("method").is_none()) {
+        *seen.entry(m["id"].to_string()).or_insert(0) += 1;
+    }
+    seen
+}
+
+#[test]
+fn termination_signals_kill_running_osqueryi_groups_and_exit() {
+    for (sig, name) in [(15, "TERM"), (2, "INT"), (1, "HUP")] {
+        let pids_dir = TempDir::new("sig");
+        let standin = hang_standin(&pids_dir, "users");
+        let mut s = Server::with_standin(&standin, &[("OSQUERY_TIMEOUT", "60")]);
+        s.send_request(json!(1), "tools/call", call("users", json!({})));
+        let pids_file = pids_dir.path("pids");
+        eventually("the stand-in hangs", || hang_pids(&pids_file).len() == 2);
+        let pids = hang_pids(&pids_file);
+        let _cleanup = KillOnDrop(pids.clone());
+        send_signal(s.pid(), sig);
+        let exit = s.wait_exit();
+        assert_eq!(exit.code(), Some(128 + sig), "SIG{name}: {exit:?}");
+        for pid in pids {
+            eventually(&format!("pid {pid} gone after SIG{name}"), || {
+                !process_alive(pid)
+            });
+        }
+    }
+}
+
+#[test]
+fn a_sigkilled_server_takes_its_direct_osqueryi_child_with_it() {
+    let pids_dir = TempDir::new("sigkill");
+    let standin = hang_standin(&pids_dir, "users");
+    let mut s = Server::with_standin(&standin, &[("OSQUERY_TIMEOUT", "60")]);
+    s.send_request(json!(1), "tools/call", call("users", json!({})));
+    let pids_file = pids_dir.path("pids");
+    eventually("the stand-in hangs", || hang_pids(&pids_file).len() == 2);
+    let pids = hang_pids(&pids_file);
+    // PR_SET_PDEATHSIG reaches only the direct child; the stand-in's own
+    // `sleep` is an orphan afterwards (real osqueryi starts no children).
+    let _cleanup = KillOnDrop(pids.clone());
+    send_signal(s.pid(), 9);
+    assert_eq!(s.wait_exit().code(), None);
+    eventually("osqueryi died with its parent", || !process_alive(pids[0]));
+}
+
+#[test]
+fn cancelling_a_running_call_kills_its_process_and_sends_no_response() {
+    let pids_dir = TempDir::new("cancel-run");
+    let standin = hang_standin(&pids_dir, "users");
+    let mut s = Server::with_standin(&standin, &[("OSQUERY_TIMEOUT", "60")]);
+    s.initialize();
+    s.send_request(json!("run-1"), "tools/call", call("users", json!({})));
+    let pids_file = pids_dir.path("pids");
+    eventually("the stand-in hangs", || hang_pids(&pids_file).len() == 2);
+    s.notify("notifications/cancelled", json!({"requestId": "run-1"}));
+    for pid in hang_pids(&pids_file) {
+        eventually("cancelled stand-in and its child are gone", || {
+            !process_alive(pid)
+        });
+    }
+    eventually("cancelled stand-in reaped", || {
+        zombie_children(s.pid()).is_empty()
+    });
+    // Unknown and finished ids are ignored; later calls are answered.
+    s.notify(
+        "notifications/cancelled",
+        json!({"requestId": "never-sent"}),
+    );
+    assert!(!rows(&s.call("system_info", json!({}))).is_empty());
+    s.close_stdin();
+    let rest = s.drain();
+    assert!(
+        !rest.iter().any(|m| m.get("id") == Some(&json!("run-1"))),
+        "a cancelled call was answered: {rest:?}"
+    );
+    assert_eq!(s.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn cancelling_a_queued_call_removes_it_before_it_runs() {
+    let pids_dir = TempDir::new("cancel-queue");
+    let standin = hang_standin(&pids_dir, "users");
+    let mut s = Server::with_standin(&standin, &[("OSQUERY_TIMEOUT", "60")]);
+    s.initialize();
+    // Distinct SQL, so no call joins another's run (see coalesce.rs).
+    for i in 0..5 {
+        s.send_request(json!(i), "tools/call", users_call(i));
+    }
+    eventually("five workers are busy", || {
+        standin.log().matches("FROM users").count() == 5
+    });
+    s.send_request(json!("queued"), "tools/call", call("disk_usage", json!({})));
+    s.notify("notifications/cancelled", json!({"requestId": "queued"}));
+    for i in 0..5 {
+        s.notify("notifications/cancelled", json!({"requestId": i}));
+    }
+    // The workers are free again and the cancelled call never reached osqueryi.
+    assert!(!rows(&s.call("system_info", json!({}))).is_empty());
+    assert!(!standin.log().contains("FROM mounts"), "{}", standin.log());
+    s.close_stdin();
+    let rest = s.drain();
+    let answered = responses_by_id(&rest);
+    for id in [json!("queued"), json!(0), json!(4)] {
+        assert!(
+            !answered.contains_key(&id.to_string()),
+            "cancelled {id} answered"
+        );
+    }
+    assert_eq!(s.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn progress_notifications_echo_string_and_integer_tokens() {
+    let mut s = Server::start();
+    s.initialize();
+    for (id, token) in [(json!(1), json!("tok-1")), (json!(2), json!(7))] {
+        s.send_request(
+            id.clone(),
+            "tools/call",
+            json!({"name": "system_info", "arguments": {}, "_meta": {"progressToken": token}}),
+        );
+        let mut progress = Vec::new();
+        loop {
+            let m = s.recv(common::DEADLINE).expect("a message");
+            if m.get("id") == Some(&id) {
+                rows(&m["result"]);
+                break;
+            }
+            assert_eq!(m["method"], "notifications/progress", "{m}");
+            progress.push(m["params"].clone());
+        }
+        assert!(progress.len() >= 2, "start and end: {progress:?}");
+        // Exact JSON type: "7" would not equal 7.
+        assert!(
+            progress.iter().all(|p| p["progressToken"] == token),
+            "{progress:?}"
+        );
+        let values: Vec<f64> = progress
+            .iter()
+            .map(|p| p["progress"].as_f64().expect("number"))
+            .collect();
+        assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
+    }
+    // No token, no notifications.
+    s.send_request(json!(3), "tools/call", call("system_info", json!({})));
+    let m = s.recv(common::DEADLINE).expect("reply");
+    assert_eq!(m["id"], 3, "{m}");
+}
+
+#[test]
+fn the_sixty_first_call_in_a_minute_is_told_when_to_retry() {
+    let mut s = Server::with_env(&[("RATE_LIMIT", "60")]);
+    s.initialize();
+    for i in 0..61 {
+        s.send_request(json!(i), "tools/call", call("system_info", json!({})));
+    }
+    for i in 0..60 {
+        rows(&s.wait_for(&json!(i))["result"]);
+    }
+    let e = error_text(&s.wait_for(&json!(60))["result"]);
+    let secs: u64 = e
+        .split("retry in ")
+        .nth(1)
+        .and_then(|t| t.strip_suffix(" seconds"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no retry time: {e}"));
+    assert!((1..=60).contains(&secs), "{e}");
+    assert!(e.contains("60 tool calls per minute"), "{e}");
+    // Protocol requests are never limited.
+    assert_eq!(s.request("ping", json!({}))["result"], json!({}));
+    assert!(s.request("tools/list", json!({}))["result"]["tools"].is_array());
+}
+
+#[test]
+fn a_flood_of_two_thousand_calls_gets_exactly_one_answer_each() {
+    let mut s = Server::start();
+    s.initialize();
+    let n = 2000;
+    for i in 0..n {
+        if i % 10 == 0 {
+            s.send_request(json!(i), "ping", json!({}));
+        } else {
+            s.send_request(json!(i), "tools/call", call("system_info", json!({})));
+        }
+    }
+    s.close_stdin();
+    let all = s.drain();
+    let answered = responses_by_id(&all);
+    for i in 0..n {
+        assert_eq!(answered.get(&i.to_string()), Some(&1), "id {i}");
+    }
+    assert_eq!(answered.len(), n, "answers for ids never sent");
+    let busy: Vec<&Value> = all
+        .iter()
+        .filter(|m| {
+            m["result"]["content"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("server busy"))
+        })
+        .collect();
+    assert!(
+        busy.iter().all(|m| m["result"]["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("retry in"))),
+        "busy without a retry hint"
+    );
+    assert_eq!(s.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn eof_with_calls_in_flight_answers_all_of_them_then_exits_zero() {
+    let standin = Standin::new(&[("STANDIN_MODE", "slow"), ("STANDIN_DELAY", "0.3")]);
+    let mut s = Server::with_standin(&standin, &[]);
+    s.initialize();
+    // Five running and three queued.
+    for i in 0..8 {
+        s.send_request(json!(i), "tools/call", call("system_info", json!({})));
+    }
+    s.close_stdin();
+    let all = s.drain();
+    let answered = responses_by_id(&all);
+    for i in 0..8 {
+        assert_eq!(answered.get(&i.to_string()), Some(&1), "id {i}: {all:?}");
+    }
+    for m in all.iter().filter(|m| m.get("method").is_none()) {
+        rows(&m["result"]);
+    }
+    assert_eq!(s.wait_exit().code(), Some(0));
+    assert!(zombie_children(s.pid()).is_empty());
+}
+
+#[test]
+fn malformed_lines_between_good_ones_are_answered_and_do_not_disturb() {
+    let mut s = Server::start();
+    s.initialize();
+    let bad: &[&[u8]] = &[
+        b"{",
+        b"hello",
+        b"[]",
+        b"42",
+        b"{\"jsonrpc\":\"2.0\",\"id\":9}",
+        b"{\"jsonrpc\":\"1.0\",\"id\":10,\"method\":\"ping\"}",
+        b"\xff\xfe{}",
+        b"{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"no/such\"}",
+    ];
+    for (i, line) in bad.iter().enumerate() {
+        s.send_raw_bytes(line);
+        let err = s.recv(common::DEADLINE).expect("an error reply");
+        let code = err["error"]["code"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{err}"));
+        assert!((-32700..=-32600).contains(&code), "{err}");
+        let pong = s.request("ping", json!({}));
+        assert_eq!(pong["result"], json!({}), "after bad line {i}");
+    }
+    assert!(!rows(&s.call("system_info", json!({}))).is_empty());
+}
+
+#[cfg(debug_assertions)]
+#[test]
+fn a_panic_is_an_error_for_that_call_and_the_pool_keeps_five_workers() {
+    let pids_dir = TempDir::new("panic");
+    let standin = hang_standin(&pids_dir, "users");
+    let mut s = Server::with_standin(
+        &standin,
+        &[
+            ("MCP_OSQUERY_TEST_PANIC", "boom_marker"),
+            ("OSQUERY_TIMEOUT", "60"),
+        ],
+    );
+    s.initialize();
+    // More panics than workers: every worker has panicked at least once if any died.
+    for i in 0..10 {
+        s.send_request(
+            json!(i),
+            "tools/call",
+            call(
+                "custom_query",
+                json!({"sql": format!("SELECT {i} AS boom_marker")}),
+            ),
+        );
+    }
+    for i in 0..10 {
+        let e = error_text(&s.wait_for(&json!(i))["result"]);
+        assert!(e.contains("internal error"), "{e}");
+    }
+    // Five calls still run at the same time: five hanging stand-ins at once.
+    for i in 100..105 {
+        s.send_request(json!(i), "tools/call", users_call(i));
+    }
+    eventually("five workers run at once", || {
+        standin.log().matches("FROM users").count() == 5
+    });
+    for i in 100..105 {
+        s.notify("notifications/cancelled", json!({"requestId": i}));
+    }
+    assert!(!rows(&s.call("system_info", json!({}))).is_empty());
+}
+
+#[test]
+fn a_cpu_limit_stops_a_spinning_query_before_the_timeout() {
+    let standin = Standin::new(&[("STANDIN_MODE", "spin")]);
+    let mut s = Server::with_standin(
+        &standin,
+        &[("OSQUERY_CPU_LIMIT", "1"), ("OSQUERY_TIMEOUT", "10")],
+    );
+    let e = error_text(&s.call("system_info", json!({})));
+    assert!(e.contains("SIGXCPU") || e.contains("signal 9"), "{e}");
+    assert!(!e.contains("timed out"), "{e}");
+    assert!(zombie_children(s.pid()).is_empty());
+    assert_eq!(s.request("ping", json!({}))["result"], json!({}));
+}
+
+#[test]
+fn osqueryi_runs_niced_with_address_space_and_cpu_limits() {
+    let dir = TempDir::new("proc");
+    let out = dir.path("proc");
+    let out_env = out.display().to_string();
+    let standin = Standin::new(&[("STANDIN_MODE", "proc"), ("STANDIN_PROC", &out_env)]);
+    let mut s = Server::with_standin(
+        &standin,
+        &[
+            ("OSQUERY_NICE", "7"),
+            ("OSQUERY_MEMORY_LIMIT", "512"),
+            ("OSQUERY_CPU_LIMIT", "5"),
+        ],
+    );
+    assert!(!rows(&s.call("system_info", json!({}))).is_empty());
+    let text = std::fs::read_to_string(&out).expect("stand-in wrote /proc");
+    let (stat, limits) = text.split_once('\n').expect("stat line then limits");
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .expect("stat")
+        .1
+        .split_whitespace()
+        .collect();
+    // Field 19 of stat is the niceness; fields here start at field 3.
+    let ours: i32 = std::fs::read_to_string("/proc/self/stat")
+        .expect("own stat")
+        .rsplit_once(") ")
+        .expect("stat")
+        .1
+        .split_whitespace()
+        .nth(16)
+        .and_then(|n| n.parse().ok())
+        .expect("own nice");
+    // setpriority sets an absolute niceness; an unprivileged child cannot go
+    // below what it inherited.
+    let nice: i32 = fields[16].parse().expect("nice field");
+    if ours <= 7 {
+        assert_eq!(nice, 7, "{stat}");
+    } else {
+        assert!(nice >= ours, "{stat}");
+    }
+    let limit = |name: &str| -> Vec<String> {
+        limits
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {limits}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    let cpu = limit("Max cpu time");
+    assert_eq!(&cpu[3..5], ["5", "6"], "{cpu:?}");
+    let mem = limit("Max address space");
+    assert_eq!(mem[3], (512u64 << 20).to_string(), "{mem:?}");
+}
+
+#[test]
+fn each_invalid_setting_stops_start_up_with_one_line_and_status_two() {
+    for (var, value) in [
+        ("OSQUERY_TIMEOUT", "0"),
+        ("MAX_RESPONSE_SIZE", "ten"),
+        ("RATE_LIMIT", "-1"),
+        ("LOG_LEVEL", "loud"),
+    ] {
+        let out = Command::new(common::bin())
+            .env_clear()
+            .env(var, value)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the server");
+        assert_eq!(out.status.code(), Some(2), "{var}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{var}: {stderr}");
+        assert!(
+            lines[0].contains(var) && lines[0].contains("expected"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{var}");
+    }
+}
+
+#[test]
+fn a_line_over_the_limit_is_refused_without_being_buffered() {
+    let mut child = Command::new(common::bin())
+        .env_clear()
+        .env("OSQUERY_PATH", common::standin_path())
+        .env("MAX_RESPONSE_SIZE", "1024")
+        .env("RATE_LIMIT", "0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let pid = child.id();
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let started = Instant::now();
+    // 17 MiB of one JSON string, 64 KiB at a time, then a ping.
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"x\":\"")
+        .expect("write");
+    let chunk = vec![b'a'; 64 * 1024];
+    for _ in 0..(17 * 16) {
+        stdin.write_all(&chunk).expect("write chunk");
+    }
+    stdin
+        .write_all(b"\"}}\n{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n")
+        .expect("write");
+    stdin.flush().expect("flush");
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("error reply");
+    let err: Value = serde_json::from_str(&line).expect("JSON");
+    assert_eq!(err["id"], Value::Null, "{err}");
+    assert_eq!(err["error"]["code"], -32600, "{err}");
+    line.clear();
+    stdout.read_line(&mut line).expect("pong");
+    let pong: Value = serde_json::from_str(&line).expect("JSON");
+    assert_eq!(pong["id"], 2, "{pong}");
+    let hwm = vm_hwm_kib(pid);
+    assert!(hwm < 40 * 1024, "peak RSS {hwm} KiB for a 17 MiB line");
+    drop(stdin);
+    let status = child.wait().expect("exit");
+    assert_eq!(status.code(), Some(0));
+    assert!(started.elapsed() < common::DEADLINE);
+}
+
+/// A call that reads the users table, different for each `i`.
+fn users_call(i: i64) -> Value {
+    call(
+        "custom_query",
+        json!({"sql": format!("SELECT * FROM users WHERE uid >= {i}")}),
+    )
+}
