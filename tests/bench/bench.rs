@@ -139,6 +139,7 @@ impl Bench<'_> {
         let home = self.scratch.dir.join("home");
         let _ = std::fs::create_dir_all(&home);
         let (mut via_server, mut direct, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+        let cpu_before = cpu_ms(c.pid());
         for i in 0..calls + 5 {
             let started = Instant::now();
             c.send(&tool_call(i as i64 + 10, "users", json!({})));
@@ -155,6 +156,10 @@ impl Bench<'_> {
                 ratio.push(t_server / t_direct);
             }
         }
+        // The server's own threads only: osqueryi's CPU is its children's.
+        let cpu_per_call = cpu_ms(c.pid())
+            .zip(cpu_before)
+            .map(|(after, before)| round2((after - before) / (calls + 5) as f64));
         c.finish();
         let s = summary(&mut via_server);
         let d = summary(&mut direct);
@@ -168,6 +173,7 @@ impl Bench<'_> {
             "query": sql,
             "median_pair_ratio": pair.map(|r| (r * 10000.0).round() / 10000.0),
             "pair_overhead_percent": pair.map(|r| round2((r - 1.0) * 100.0)),
+            "server_cpu_ms_per_call": cpu_per_call,
             "server_ms": s,
             "direct_ms": d,
             "overhead_ms": overhead_ms.map(round2),
@@ -481,6 +487,26 @@ fn status_kib(pid: u32, field: &str) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
+/// CPU time (user + system) of a process's own threads, in milliseconds.
+fn cpu_ms(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5), counted from the pid.
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let hz = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or(100.0);
+    Some(ticks * 1000.0 / hz)
+}
+
 fn binary_sizes(server: &Path) -> Value {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let size = |p: &Path| std::fs::metadata(p).ok().map(|m| m.len());
@@ -543,11 +569,12 @@ fn print_table(r: &Value) {
             (
                 "per call: server vs direct osqueryi (median)".to_string(),
                 format!(
-                    "{} vs {} ms (+{} ms); median of paired ratios +{} %",
+                    "{} vs {} ms (+{} ms); median of paired ratios +{} %; server CPU {} ms per call",
                     f(&r["latency"]["server_ms"]["median"]),
                     f(&r["latency"]["direct_ms"]["median"]),
                     f(&r["latency"]["overhead_ms"]),
-                    f(&r["latency"]["pair_overhead_percent"])
+                    f(&r["latency"]["pair_overhead_percent"]),
+                    f(&r["latency"]["server_cpu_ms_per_call"])
                 ),
                 "< 2 %".to_string(),
             ),
