@@ -37,17 +37,6 @@ const ENVELOPE_KEYS: &[&str] = &[
     LOG_LEVEL_KEY,
 ];
 
-pub const LOG_LEVELS: &[&str] = &[
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
-
 /// How long a client may reuse a list or discover result. The tool set is
 /// fixed for the life of the process, but a restart may bring a new binary.
 const LIST_TTL_MS: u64 = 300_000;
@@ -178,12 +167,15 @@ pub fn classify(method: &str, params: &Option<Value>) -> Result<Era, Rejection> 
     }
     let log_level = match meta.get(LOG_LEVEL_KEY) {
         None => None,
-        Some(level) => match LOG_LEVELS.iter().find(|l| level.as_str() == Some(**l)) {
+        Some(level) => match crate::logging::MCP_LEVELS
+            .iter()
+            .find(|l| level.as_str() == Some(**l))
+        {
             Some(l) => Some(*l),
             None => {
                 return Err(Rejection::invalid(format!(
                     "_meta[\"{LOG_LEVEL_KEY}\"] must be one of {}",
-                    LOG_LEVELS.join(", ")
+                    crate::logging::MCP_LEVELS.join(", ")
                 )));
             }
         },
