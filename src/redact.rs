@@ -21,6 +21,21 @@ pub const MASK: &str = "[REDACTED]";
 /// Returns the value with every recognised secret masked, or `None` when
 /// nothing needed masking (so callers can count changes cheaply).
 pub fn redact(value: &str) -> Option<String> {
+    // Detectors delimit a secret differently (a word ends at whitespace, a
+    // quoted value at its quote), so one pass can leave a tail another pass
+    // would mask. Repeating to a fixed point makes redaction idempotent: a
+    // masked value never changes again.
+    let mut current = redact_once(value)?;
+    for _ in 0..8 {
+        match redact_once(&current) {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    Some(current)
+}
+
+fn redact_once(value: &str) -> Option<String> {
     let mut ranges = Vec::new();
     private_key_blocks(value, &mut ranges);
     assignments(value, &mut ranges);
@@ -47,10 +62,15 @@ pub fn redact_rows(rows: &mut [Map<String, Value>]) -> usize {
     changed
 }
 
-/// Replaces the merged ranges; ranges that already read `[REDACTED]` or are
-/// empty do not count, so redacting twice changes nothing the second time.
+/// Replaces the merged ranges; ranges that hold nothing but `[REDACTED]` or
+/// are empty do not count, so already-masked text is left alone.
 fn apply(value: &str, mut ranges: Vec<(usize, usize)>) -> Option<String> {
-    ranges.retain(|&(s, e)| s < e && value.get(s..e).is_some_and(|t| t != MASK));
+    ranges.retain(|&(s, e)| {
+        s < e
+            && value
+                .get(s..e)
+                .is_some_and(|t| !t.replace(MASK, "").is_empty())
+    });
     if ranges.is_empty() {
         return None;
     }
@@ -527,6 +547,11 @@ mod tests {
         ("bypass=1 passenger=2", None),
         ("", None),
         ("--password=[REDACTED]", None),
+        ("--password=[REDACTED][REDACTED]", None),
+        (
+            "mysql -p?token='a#b -t x='c d",
+            Some("mysql -p[REDACTED] d"),
+        ),
     ];
 
     #[test]
