@@ -327,7 +327,10 @@ fn authorization(value: &str, ranges: &mut Vec<(usize, usize)>) {
         // With a scheme word (`Bearer`, `Basic`, `token`…) only what follows it
         // is the secret; a lone word is the secret itself.
         let after = skip_spaces(we);
-        if we > ws && after > we && after < b.len() && !b"\"'".contains(&b[after]) {
+        // A scheme is a plain word; anything else (an already masked value
+        // included) is the credential itself.
+        let scheme = we > ws && b[ws..we].iter().all(u8::is_ascii_alphabetic);
+        if scheme && after > we && after < b.len() && !b"\"'".contains(&b[after]) {
             let (cs, ce) = value_range(value, after, b"\"'");
             ranges.push((cs, ce));
         } else {
@@ -548,6 +551,8 @@ mod tests {
         ("", None),
         ("--password=[REDACTED]", None),
         ("--password=[REDACTED][REDACTED]", None),
+        ("Authorization: \"[REDACTED] next\"", None),
+        ("Authorization: abc123", Some("Authorization: [REDACTED]")),
         (
             "mysql -p?token='a#b -t x='c d",
             Some("mysql -p[REDACTED] d"),
