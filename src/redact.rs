@@ -21,6 +21,23 @@ pub const MASK: &str = "[REDACTED]";
 /// Returns the value with every recognised secret masked, or `None` when
 /// nothing needed masking (so callers can count changes cheaply).
 pub fn redact(value: &str) -> Option<String> {
+    // Detectors delimit a secret differently (a word ends at whitespace, a
+    // quoted value at its quote), so one pass can leave a tail another pass
+    // would mask. Repeating to a fixed point makes redaction idempotent: a
+    // masked value never changes again.
+    let mut current = redact_once(value)?;
+    // Bounded: pathological input must not cost more than a few passes'
+    // worth of time; real values settle in one or two.
+    for _ in 0..64 {
+        match redact_once(&current) {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    Some(current)
+}
+
+fn redact_once(value: &str) -> Option<String> {
     let mut ranges = Vec::new();
     private_key_blocks(value, &mut ranges);
     assignments(value, &mut ranges);
@@ -47,10 +64,15 @@ pub fn redact_rows(rows: &mut [Map<String, Value>]) -> usize {
     changed
 }
 
-/// Replaces the merged ranges; ranges that already read `[REDACTED]` or are
-/// empty do not count, so redacting twice changes nothing the second time.
+/// Replaces the merged ranges; ranges that hold nothing but `[REDACTED]` or
+/// are empty do not count, so already-masked text is left alone.
 fn apply(value: &str, mut ranges: Vec<(usize, usize)>) -> Option<String> {
-    ranges.retain(|&(s, e)| s < e && value.get(s..e).is_some_and(|t| t != MASK));
+    ranges.retain(|&(s, e)| {
+        s < e
+            && value
+                .get(s..e)
+                .is_some_and(|t| !t.replace(MASK, "").is_empty())
+    });
     if ranges.is_empty() {
         return None;
     }
@@ -307,7 +329,10 @@ fn authorization(value: &str, ranges: &mut Vec<(usize, usize)>) {
         // With a scheme word (`Bearer`, `Basic`, `token`…) only what follows it
         // is the secret; a lone word is the secret itself.
         let after = skip_spaces(we);
-        if we > ws && after > we && after < b.len() && !b"\"'".contains(&b[after]) {
+        // A scheme is a plain word; anything else (an already masked value
+        // included) is the credential itself.
+        let scheme = we > ws && b[ws..we].iter().all(u8::is_ascii_alphabetic);
+        if scheme && after > we && after < b.len() && !b"\"'".contains(&b[after]) {
             let (cs, ce) = value_range(value, after, b"\"'");
             ranges.push((cs, ce));
         } else {
@@ -527,6 +552,16 @@ mod tests {
         ("bypass=1 passenger=2", None),
         ("", None),
         ("--password=[REDACTED]", None),
+        ("--password=[REDACTED][REDACTED]", None),
+        (
+            "Authorization: \"[REDACTED] next\"",
+            Some("Authorization: \"[REDACTED]\""),
+        ),
+        ("Authorization: abc123", Some("Authorization: [REDACTED]")),
+        (
+            "mysql -p?token='a#b -t x='c d",
+            Some("mysql -p[REDACTED] d"),
+        ),
     ];
 
     #[test]

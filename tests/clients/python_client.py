@@ -16,6 +16,11 @@ By default the whole environment is passed to the server. --minimal-env passes o
 the SDK passes by default (HOME, LOGNAME, PATH, SHELL, TERM, USER) plus OSQUERY_PATH and
 RUST_LOG when set, as a real desktop client would.
 
+What is checked: all 12 tools listed and called (with the expected errors), the six prompts
+listed and fetched, both resources listed and read as JSON (health must be "healthy"), and
+logging/setLevel("warning") on classic-handshake sessions. setLevel is skipped, with a
+printed SKIP line, on a 2026-07-28 session: that revision removed it.
+
 Exit status: 0 when every check passed, 1 otherwise.
 """
 
@@ -42,21 +47,72 @@ EXPECTED_TOOLS = [
     "installed_packages",
     "running_services",
     "custom_query",
+    "list_tables",
+    "describe_table",
 ]
 
-# (label, tool, arguments, expect_error)
-CALLS: list[tuple[str, str, dict[str, Any], bool]] = [
-    ("system_info", "system_info", {}, False),
-    ("processes limit=3", "processes", {"limit": 3}, False),
-    ("users", "users", {}, False),
-    ("network_interfaces", "network_interfaces", {}, False),
-    ("network_connections limit=5", "network_connections", {"limit": 5}, False),
-    ("open_files (no pid)", "open_files", {}, False),
-    ("disk_usage", "disk_usage", {}, False),
-    ("installed_packages", "installed_packages", {}, False),
-    ("running_services", "running_services", {}, False),
-    ("custom_query", "custom_query", {"sql": "SELECT name, pid FROM processes LIMIT 2"}, False),
-    ("processes limit=0 (must be isError)", "processes", {"limit": 0}, True),
+EXPECTED_PROMPTS = [
+    "memory_hogs",
+    "listening_ports",
+    "package_changes",
+    "disk_filling_up",
+    "suspicious_processes",
+    "logged_in_users",
+]
+
+METRICS_URI = "osquery://server/metrics"
+HEALTH_URI = "osquery://server/health"
+
+
+def names_all_contain(word: str):
+    """Row check for list_tables with a pattern: non-empty, every name matches, `processes` listed."""
+
+    def check(rows: list[Any]) -> str | None:
+        names = [r.get("name") for r in rows if isinstance(r, dict)]
+        if not names:
+            return "no tables listed"
+        stray = [n for n in names if not isinstance(n, str) or word not in n]
+        if stray:
+            return f"names without {word!r}: {stray[:5]}"
+        if "processes" not in names:
+            return f"'processes' not among {names}"
+        return None
+
+    return check
+
+
+def at_least(n: int, column: str | None = None):
+    """Row check: at least n rows, and (optionally) a row whose `name` is `column`."""
+
+    def check(rows: list[Any]) -> str | None:
+        if len(rows) < n:
+            return f"expected at least {n} row(s), got {len(rows)}"
+        if column is not None and not any(isinstance(r, dict) and r.get("name") == column for r in rows):
+            return f"no row with name={column!r}"
+        return None
+
+    return check
+
+
+# (label, tool, arguments, expect) where expect is a row check (None: any list of rows
+# is fine) for a success, or ("error", substring) for a result that must be isError.
+CALLS: list[tuple[str, str, dict[str, Any], Any]] = [
+    ("system_info", "system_info", {}, None),
+    ("processes limit=3", "processes", {"limit": 3}, None),
+    ("users", "users", {}, None),
+    ("network_interfaces", "network_interfaces", {}, None),
+    ("network_connections limit=5", "network_connections", {"limit": 5}, None),
+    ("open_files (no pid)", "open_files", {}, None),
+    ("disk_usage", "disk_usage", {}, None),
+    ("installed_packages", "installed_packages", {}, None),
+    ("running_services", "running_services", {}, None),
+    ("custom_query", "custom_query", {"sql": "SELECT name, pid FROM processes LIMIT 2"}, None),
+    ("list_tables (no pattern)", "list_tables", {}, at_least(20, "processes")),
+    ("list_tables pattern=process", "list_tables", {"pattern": "process"}, names_all_contain("process")),
+    ("describe_table processes", "describe_table", {"table": "processes"}, at_least(5, "pid")),
+    ("processes limit=0 (must be isError)", "processes", {"limit": 0}, ("error", "")),
+    ("describe_table shadow (must be isError)", "describe_table", {"table": "shadow"}, ("error", "shadow")),
+    ("custom_query DELETE (must be isError)", "custom_query", {"sql": "DELETE FROM processes"}, ("error", "rejected by rule")),
 ]
 
 SDK_VERSION = importlib.metadata.version("mcp")
@@ -67,6 +123,7 @@ class Report:
     def __init__(self) -> None:
         self.passed = 0
         self.failed = 0
+        self.skipped = 0
 
     def ok(self, what: str, detail: str = "") -> None:
         self.passed += 1
@@ -76,27 +133,37 @@ class Report:
         self.failed += 1
         print(f"  FAIL  {what} - {detail}", flush=True)
 
+    def skip(self, what: str, reason: str) -> None:
+        self.skipped += 1
+        print(f"  SKIP  {what} - {reason}", flush=True)
+
 
 def wire(obj: Any) -> dict[str, Any]:
     """A pydantic result as its wire JSON (camelCase keys) in both SDK generations."""
     return obj.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
-def check_call(rep: Report, label: str, res: dict[str, Any], expect_error: bool) -> None:
+def result_text(res: dict[str, Any]) -> str:
+    return " ".join(c.get("text", "") for c in res.get("content") or [] if isinstance(c, dict))
+
+
+def check_call(rep: Report, label: str, res: dict[str, Any], expect: Any) -> None:
     is_error = bool(res.get("isError", False))
     content = res.get("content")
     if not isinstance(content, list):
         rep.fail(label, f"content is not a list: {content!r}")
         return
-    if expect_error:
-        if is_error:
-            text = " ".join(c.get("text", "") for c in content if isinstance(c, dict))
-            rep.ok(label, f"isError=true: {text[:100]!r}")
-        else:
+    text = result_text(res)
+    if isinstance(expect, tuple):
+        want = expect[1]
+        if not is_error:
             rep.fail(label, "expected isError=true, got a successful result")
+        elif want not in text:
+            rep.fail(label, f"isError=true but the text lacks {want!r}: {text[:200]!r}")
+        else:
+            rep.ok(label, f"isError=true: {text[:100]!r}")
         return
     if is_error:
-        text = " ".join(c.get("text", "") for c in content if isinstance(c, dict))
         rep.fail(label, f"isError=true: {text[:300]!r}")
         return
     sc = res.get("structuredContent")
@@ -106,6 +173,10 @@ def check_call(rep: Report, label: str, res: dict[str, Any], expect_error: bool)
     rows = sc.get("rows")
     if not isinstance(rows, list):
         rep.fail(label, f"structuredContent.rows is not a list: {type(rows).__name__}")
+        return
+    problem = expect(rows) if expect is not None else None
+    if problem:
+        rep.fail(label, problem)
         return
     first = json.dumps(rows[0])[:100] if rows else "-"
     rep.ok(label, f"{len(rows)} row(s); first: {first}")
@@ -126,8 +197,26 @@ def server_params(cmd: list[str], minimal_env: bool):
     return StdioServerParameters(command=cmd[0], args=cmd[1:], env=env)
 
 
-async def run_checks(rep: Report, list_tools, call_tool) -> None:
-    tools = await list_tools()
+class Session:
+    """What the checks need from a connected client, as wire JSON, for both SDK generations.
+
+    `set_level` is None when the session cannot send logging/setLevel; `no_set_level` says why.
+    """
+
+    def __init__(self, list_tools, call_tool, list_prompts, get_prompt, list_resources, read_resource,
+                 set_level, no_set_level: str = "") -> None:
+        self.list_tools = list_tools
+        self.call_tool = call_tool
+        self.list_prompts = list_prompts
+        self.get_prompt = get_prompt
+        self.list_resources = list_resources
+        self.read_resource = read_resource
+        self.set_level = set_level
+        self.no_set_level = no_set_level
+
+
+async def check_tools(rep: Report, s: Session) -> None:
+    tools = await s.list_tools()
     names = [t["name"] for t in tools]
     missing = [n for n in EXPECTED_TOOLS if n not in names]
     if missing:
@@ -140,16 +229,110 @@ async def run_checks(rep: Report, list_tools, call_tool) -> None:
             rep.fail(f"tool {t['name']} inputSchema", f"root type is {schema.get('type')!r}")
         if not t.get("description"):
             rep.fail(f"tool {t['name']}", "no description")
-    for label, tool, args, expect_error in CALLS:
+    called = set()
+    for label, tool, args, expect in CALLS:
         if tool not in names:
             rep.fail(label, "tool not listed; skipped")
             continue
+        called.add(tool)
         try:
-            res = await call_tool(tool, args)
+            res = await s.call_tool(tool, args)
         except Exception as e:  # a protocol error or client-side validation failure
             rep.fail(label, f"{type(e).__name__}: {e}")
             continue
-        check_call(rep, label, res, expect_error)
+        check_call(rep, label, res, expect)
+    uncalled = [n for n in EXPECTED_TOOLS if n not in called]
+    if uncalled:
+        rep.fail("every tool called", f"not called: {uncalled}")
+
+
+async def check_prompts(rep: Report, s: Session) -> None:
+    try:
+        prompts = await s.list_prompts()
+    except Exception as e:
+        rep.fail("prompts/list", f"{type(e).__name__}: {e}")
+        return
+    names = [p.get("name") for p in prompts]
+    missing = [n for n in EXPECTED_PROMPTS if n not in names]
+    if missing:
+        rep.fail("prompts/list", f"missing prompts: {missing}; got {names}")
+    else:
+        rep.ok("prompts/list", f"{len(names)} prompts: {', '.join(str(n) for n in names)}")
+    for name in EXPECTED_PROMPTS:
+        label = f"prompts/get {name}"
+        try:
+            got = await s.get_prompt(name)
+        except Exception as e:
+            rep.fail(label, f"{type(e).__name__}: {e}")
+            continue
+        msgs = got.get("messages")
+        if not isinstance(msgs, list) or not msgs:
+            rep.fail(label, f"messages is empty or not a list: {msgs!r}")
+            continue
+        content = msgs[0].get("content") if isinstance(msgs[0], dict) else None
+        text = content.get("text", "") if isinstance(content, dict) else ""
+        if not text:
+            rep.fail(label, f"first message has no text: {msgs[0]!r}"[:300])
+            continue
+        rep.ok(label, f"{len(msgs)} message(s), role={msgs[0].get('role')}, {len(text)} chars")
+
+
+async def check_resources(rep: Report, s: Session) -> None:
+    try:
+        resources = await s.list_resources()
+    except Exception as e:
+        rep.fail("resources/list", f"{type(e).__name__}: {e}")
+        return
+    uris = [r.get("uri") for r in resources]
+    missing = [u for u in (METRICS_URI, HEALTH_URI) if u not in uris]
+    if missing:
+        rep.fail("resources/list", f"missing resources: {missing}; got {uris}")
+    else:
+        rep.ok("resources/list", f"{len(uris)} resources: {', '.join(str(u) for u in uris)}")
+    for uri in (METRICS_URI, HEALTH_URI):
+        label = f"resources/read {uri}"
+        try:
+            got = await s.read_resource(uri)
+        except Exception as e:
+            rep.fail(label, f"{type(e).__name__}: {e}")
+            continue
+        contents = got.get("contents")
+        if not isinstance(contents, list) or not contents or not isinstance(contents[0], dict):
+            rep.fail(label, f"contents is empty or not a list: {contents!r}"[:300])
+            continue
+        c = contents[0]
+        try:
+            body = json.loads(c.get("text", ""))
+        except (TypeError, ValueError) as e:
+            rep.fail(label, f"text is not JSON ({e}): {str(c.get('text'))[:200]!r}")
+            continue
+        if not isinstance(body, dict):
+            rep.fail(label, f"JSON is not an object: {type(body).__name__}")
+        elif uri == HEALTH_URI and body.get("status") != "healthy":
+            rep.fail(label, f"status={body.get('status')!r}, reasons={body.get('reasons')!r}")
+        else:
+            extra = f"status={body['status']}" if uri == HEALTH_URI else f"keys: {', '.join(sorted(body))}"[:100]
+            rep.ok(label, f"mimeType={c.get('mimeType')} {extra}")
+
+
+async def check_logging(rep: Report, s: Session) -> None:
+    label = 'logging/setLevel("warning")'
+    if s.set_level is None:
+        rep.skip(label, s.no_set_level)
+        return
+    try:
+        await s.set_level("warning")
+    except Exception as e:
+        rep.fail(label, f"{type(e).__name__}: {e}")
+        return
+    rep.ok(label, "empty result")
+
+
+async def run_checks(rep: Report, s: Session) -> None:
+    await check_tools(rep, s)
+    await check_prompts(rep, s)
+    await check_resources(rep, s)
+    await check_logging(rep, s)
 
 
 async def main_v1(cmd: list[str], args: argparse.Namespace, rep: Report) -> None:
@@ -171,7 +354,27 @@ async def main_v1(cmd: list[str], args: argparse.Namespace, rep: Report) -> None
             async def call_tool(name, a):
                 return wire(await session.call_tool(name, a))
 
-            await run_checks(rep, list_tools, call_tool)
+            async def list_prompts():
+                return [wire(p) for p in (await session.list_prompts()).prompts]
+
+            async def get_prompt(name):
+                return wire(await session.get_prompt(name))
+
+            async def list_resources():
+                return [wire(r) for r in (await session.list_resources()).resources]
+
+            async def read_resource(uri):
+                from pydantic import AnyUrl
+
+                return wire(await session.read_resource(AnyUrl(uri)))
+
+            async def set_level(level):
+                return wire(await session.set_logging_level(level))
+
+            await run_checks(
+                rep,
+                Session(list_tools, call_tool, list_prompts, get_prompt, list_resources, read_resource, set_level),
+            )
 
 
 async def main_v2(cmd: list[str], args: argparse.Namespace, rep: Report) -> None:
@@ -189,7 +392,41 @@ async def main_v2(cmd: list[str], args: argparse.Namespace, rep: Report) -> None
         async def call_tool(name, a):
             return wire(await client.call_tool(name, a))
 
-        await run_checks(rep, list_tools, call_tool)
+        async def list_prompts():
+            return [wire(p) for p in (await client.list_prompts()).prompts]
+
+        async def get_prompt(name):
+            return wire(await client.get_prompt(name))
+
+        async def list_resources():
+            return [wire(r) for r in (await client.list_resources()).resources]
+
+        async def read_resource(uri):
+            return wire(await client.read_resource(uri))
+
+        async def set_level(level):
+            import warnings
+
+            with warnings.catch_warnings():  # deprecated for 2026-07-28, still the classic call
+                warnings.simplefilter("ignore")
+                return wire(await client.set_logging_level(level))
+
+        # The 2026-07-28 revision removed logging/setLevel (the level travels in each
+        # request's _meta instead), so only a handshake session can send it.
+        stateless = str(client.protocol_version) == "2026-07-28"
+        await run_checks(
+            rep,
+            Session(
+                list_tools,
+                call_tool,
+                list_prompts,
+                get_prompt,
+                list_resources,
+                read_resource,
+                None if stateless else set_level,
+                f"protocolVersion={client.protocol_version}: the stateless revision removed logging/setLevel",
+            ),
+        )
 
 
 def main() -> int:
@@ -216,7 +453,7 @@ def main() -> int:
         rep.fail("session", f"{type(e).__name__}: {e}")
         traceback.print_exc()
     dt = time.monotonic() - t0
-    print(f"== mcp=={SDK_VERSION}{mode_txt}: {rep.passed} passed, {rep.failed} failed ({dt:.1f}s)")
+    print(f"== mcp=={SDK_VERSION}{mode_txt}: {rep.passed} passed, {rep.failed} failed, {rep.skipped} skipped ({dt:.1f}s)")
     return 0 if rep.failed == 0 and rep.passed > 0 else 1
 
 
