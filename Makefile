@@ -30,7 +30,7 @@ unit:
 
 ## make clients: the official MCP clients (Python SDK, TypeScript SDK, Inspector CLI) against the release binary
 clients: release
-	sh tests/clients/run_all.sh $(BIN) $(STANDIN)
+	bash tests/clients/run_all.sh $(BIN) $(STANDIN)
 
 ## make bench: start-up, memory, per-call overhead, concurrency (not part of make test)
 bench: release

@@ -104,8 +104,9 @@ impl Metrics {
         self.requests.load(Relaxed)
     }
 
-    /// The body of the `osquery://server/metrics` resource.
-    pub fn to_json(&self) -> Value {
+    /// The body of the `osquery://server/metrics` resource. `coalesced` is
+    /// kept by the coalescer, which owns the calls it counts.
+    pub fn to_json(&self, coalesced: u64) -> Value {
         let per_tool: Map<String, Value> = TOOLS
             .iter()
             .zip(&self.per_tool)
@@ -141,6 +142,7 @@ impl Metrics {
             "cancellations": self.outcome("cancelled"),
             "rate_limited": self.outcome("rate_limited"),
             "busy": self.outcome("busy"),
+            "coalesced": coalesced,
             "duration_ms": {
                 "count": timed,
                 "sum": self.duration_sum_ms.load(Relaxed),
@@ -154,7 +156,7 @@ impl Metrics {
     }
 
     /// The one line logged at shutdown.
-    pub fn log_summary(&self) {
+    pub fn log_summary(&self, coalesced: u64) {
         let memory = Memory::read();
         log::info!(
             requests = self.requests(),
@@ -164,6 +166,7 @@ impl Metrics {
             cancellations = self.outcome("cancelled"),
             rate_limited = self.outcome("rate_limited"),
             busy = self.outcome("busy"),
+            coalesced = coalesced,
             duration_sum_ms = self.duration_sum_ms.load(Relaxed),
             peak_rss_bytes = memory.peak_rss_bytes.unwrap_or(0),
             uptime_seconds = self.started.elapsed().as_secs();
@@ -220,7 +223,7 @@ mod tests {
         m.tool_call("processes", "ok", Some(Duration::from_millis(10)));
         m.tool_call("processes", "timeout", Some(Duration::from_secs(31)));
         m.tool_call("nosuch", "rejected", None);
-        let v = m.to_json();
+        let v = m.to_json(0);
         assert_eq!(v["tool_calls"]["total"], 3);
         assert_eq!(v["tool_calls"]["by_tool"]["processes"], 2);
         assert_eq!(v["outcomes"]["rejected"], 1);

@@ -43,7 +43,7 @@ pub fn read(ctx: &Context, id: RequestId, era: Era, params: &Option<Value>) -> A
             modern::decorate(
                 era,
                 "resources/read",
-                contents(METRICS_URI, &ctx.metrics.to_json()),
+                contents(METRICS_URI, &ctx.metrics.to_json(ctx.coalesced_calls())),
             ),
         )),
         Some(HEALTH_URI) => Action::Health(id, era),

@@ -130,7 +130,7 @@ pub fn serve(config: Config) -> std::io::Result<()> {
     reader::run(std::io::stdin().lock(), &ctx, &jobs, &out);
     drop(jobs);
     pool.join();
-    ctx.metrics.log_summary();
+    ctx.metrics.log_summary(ctx.coalesced_calls());
     logging::stop_forwarding();
     drop(out);
     let written = writer.join().unwrap_or(Ok(()));

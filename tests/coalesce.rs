@@ -40,6 +40,12 @@ fn five_identical_calls_share_one_run_and_each_gets_its_answer() {
         assert_eq!(rows(&r["result"]).len(), 5);
     }
     assert_eq!(runs(&standin, "FROM processes"), 1, "{}", standin.log());
+    let read = s.request("resources/read", json!({"uri": "osquery://server/metrics"}));
+    let text = read["result"]["contents"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    let metrics: serde_json::Value = serde_json::from_str(text).expect("metrics JSON");
+    assert_eq!(metrics["coalesced"], 4, "{metrics}");
 }
 
 #[test]
