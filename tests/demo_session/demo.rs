@@ -67,6 +67,8 @@ fn main() {
         ("disk_usage", json!({})),
         ("installed_packages", json!({})),
         ("running_services", json!({})),
+        ("list_tables", json!({"pattern": "process"})),
+        ("describe_table", json!({"table": "uptime"})),
         ("custom_query", json!({"sql": "SELECT * FROM uptime"})),
         ("processes", json!({"limit": 0})),
         ("custom_query", json!({"sql": "DELETE FROM processes"})),
@@ -76,6 +78,34 @@ fn main() {
         let reply = ask("tools/call", json!({"name": tool, "arguments": args}));
         show_result(&reply["result"]);
     }
+    heading("prompts/list");
+    let prompts = ask("prompts/list", json!({}));
+    for p in prompts["result"]["prompts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        println!(
+            "  {:<22} {}",
+            p["name"].as_str().unwrap_or(""),
+            p["title"].as_str().unwrap_or("")
+        );
+    }
+
+    heading("resources/read osquery://server/metrics");
+    let read = ask("resources/read", json!({"uri": "osquery://server/metrics"}));
+    let text = read["result"]["contents"][0]["text"]
+        .as_str()
+        .unwrap_or("{}");
+    let metrics: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    println!(
+        "  {} requests, {} tool calls, {} errors, peak RSS {} bytes",
+        metrics["requests"],
+        metrics["tool_calls"]["total"],
+        metrics["errors"],
+        metrics["memory"]["peak_rss_bytes"]
+    );
+
     drop(stdin);
     let status = child.wait().unwrap_or_else(|e| fail(&format!("wait: {e}")));
     heading(&format!("stdin closed; server exited with {status}"));
