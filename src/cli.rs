@@ -72,11 +72,11 @@ const VARIABLES: &[(&str, &str, &str)] = &[
 pub fn run(args: &[String]) -> ExitCode {
     match args.first().map(String::as_str) {
         None => serve(),
-        Some("--version" | "-V") => {
+        Some("--version" | "-V") if args.len() == 1 => {
             println!("{NAME} {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Some("--help" | "-h") => {
+        Some("--help" | "-h") if args.len() == 1 => {
             print!("{}", help());
             ExitCode::SUCCESS
         }
@@ -122,8 +122,8 @@ pub fn help() -> String {
         "    0  success; --health: healthy\n",
         "    1  call: the tool failed (the error is on stderr); --health: degraded;\n",
         "       serving: the server failed\n",
-        "    2  usage error, call arguments that are not a JSON object,\n",
-        "       or an invalid environment variable\n",
+        "    2  usage error (unknown option or tool, call arguments that are not a\n",
+        "       JSON object) or an invalid environment variable\n",
         "\nEXAMPLES:\n",
     ));
     h.push_str(&format!("    {NAME} call processes '{{\"limit\":3}}'\n"));
@@ -131,7 +131,7 @@ pub fn help() -> String {
         "    {NAME} call custom_query '{{\"sql\":\"SELECT name, pid FROM processes LIMIT 5\"}}' --table\n"
     ));
     h.push_str(&format!(
-        "    OSQUERY_PATH=/opt/osquery/bin/osqueryi {NAME} --health\n"
+        "    OSQUERY_PATH=/opt/osquery/bin/osqueryd {NAME} --health\n"
     ));
     h
 }
@@ -223,8 +223,11 @@ fn call(args: &[String]) -> ExitCode {
         Err(code) => return code,
     };
     let Some(tool) = tools::find(name) else {
-        eprintln!("Error: Unknown tool: {name}");
-        return ExitCode::FAILURE;
+        let known: Vec<&str> = tools::TOOLS.iter().map(|t| t.id).collect();
+        return usage(&format!(
+            "unknown tool {name:?} (tools: {})",
+            known.join(", ")
+        ));
     };
     let plan = match tools::plan(tool, &arguments, &ctx.policy) {
         Ok(p) => p,

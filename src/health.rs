@@ -37,7 +37,7 @@ pub fn check(config: &Config, runner: &RunnerConfig, started: Instant) -> Report
     let mut version = None;
     let mut query = json!({ "sql": PROBE_SQL, "ok": false, "duration_ms": null });
     if path.is_none() {
-        reasons.push(osquery::RunError::NotFound.to_string());
+        reasons.push(osquery::RunError::NotFound(runner.osquery_path.clone()).to_string());
     } else {
         match osquery::version(runner) {
             Ok(v) if !v.is_empty() => version = Some(v),

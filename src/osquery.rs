@@ -51,7 +51,8 @@ pub struct ChildLimits {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunError {
-    NotFound,
+    /// Nothing executable was found; holds `OSQUERY_PATH` when it was set.
+    NotFound(Option<PathBuf>),
     Timeout(Duration),
     TooLarge(usize),
     Failed(String),
@@ -62,7 +63,12 @@ pub enum RunError {
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RunError::NotFound => write!(f, "osqueryi not found (set OSQUERY_PATH)"),
+            RunError::NotFound(None) => write!(f, "osqueryi not found (set OSQUERY_PATH)"),
+            RunError::NotFound(Some(p)) => write!(
+                f,
+                "osqueryi not found at {} (OSQUERY_PATH names a missing or non-executable file)",
+                p.display()
+            ),
             RunError::Timeout(t) => write!(f, "Query timed out after {} seconds", t.as_secs()),
             RunError::TooLarge(cap) => write!(
                 f,
@@ -189,7 +195,8 @@ fn run_raw(
     sql: Option<&str>,
     control: &Control,
 ) -> Result<RawOutput, RunError> {
-    let path = locate(config.osquery_path.as_deref()).ok_or(RunError::NotFound)?;
+    let path = locate(config.osquery_path.as_deref())
+        .ok_or_else(|| RunError::NotFound(config.osquery_path.clone()))?;
     if control.is_cancelled() {
         return Err(RunError::Cancelled);
     }
@@ -221,7 +228,7 @@ fn run_raw(
 
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => RunError::NotFound,
+        std::io::ErrorKind::NotFound => RunError::NotFound(config.osquery_path.clone()),
         _ => RunError::Spawn(format!("{}: {e}", path.display())),
     })?;
     let pgid = child.id();

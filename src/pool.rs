@@ -72,7 +72,7 @@ fn serve(ctx: &Context, job: &Job, out: &Sender<Outgoing>) {
     let answer = if control.is_cancelled() {
         None
     } else {
-        progress(out, job, 0, "running osqueryi");
+        progress(out, job, 0.5, "running osqueryi");
         Some(run_isolated(ctx, job, &control))
     };
     let duration = started.elapsed();
@@ -127,7 +127,7 @@ fn deliver(
             return;
         }
     };
-    progress(out, job, 1, "done");
+    progress(out, job, 1.0, "done");
     let response_size = answer.result.get().len() as u64;
     ctx.metrics
         .tool_call(job.tool, answer.outcome, Some(duration));
@@ -198,11 +198,16 @@ fn answer_under(ctx: &Context, job: &Job, control: &Control) -> Answer {
     }
 }
 
-fn progress(out: &Sender<Outgoing>, job: &Job, progress: u64, message: &str) {
+fn progress(out: &Sender<Outgoing>, job: &Job, progress: f64, message: &str) {
     if let Some(token) = &job.progress_token {
-        let _ = out.send(Outgoing::notification(
-            "notifications/progress",
-            json!({ "progressToken": token, "progress": progress, "total": 1, "message": message }),
-        ));
+        progress_note(out, token, progress, message);
     }
+}
+
+/// One `notifications/progress` for `token`, echoed with its JSON type.
+pub fn progress_note(out: &Sender<Outgoing>, token: &Value, progress: f64, message: &str) {
+    let _ = out.send(Outgoing::notification(
+        "notifications/progress",
+        json!({ "progressToken": token, "progress": progress, "total": 1, "message": message }),
+    ));
 }

@@ -11,7 +11,7 @@ use crate::coalesce::Admission;
 use crate::jsonrpc::{self, INVALID_REQUEST, Incoming, Outgoing};
 use crate::mcp::{Action, Job, Session};
 use crate::server::Context;
-use crate::{health, resources, results};
+use crate::{health, pool, resources, results};
 
 /// Reads until EOF (or a read error), then returns so the caller can drain.
 pub fn run(input: impl BufRead, ctx: &Context, jobs: &Sender<Box<Job>>, out: &Sender<Outgoing>) {
@@ -69,6 +69,11 @@ pub fn run(input: impl BufRead, ctx: &Context, jobs: &Sender<Box<Job>>, out: &Se
 
 fn submit(ctx: &Context, job: Box<Job>, jobs: &Sender<Box<Job>>, out: &Sender<Outgoing>) {
     ctx.register(&job.id, job.control.clone());
+    // Sent before admission so it precedes anything a worker sends for this
+    // call, including a call that joins an identical one already running.
+    if let Some(token) = &job.progress_token {
+        pool::progress_note(out, token, 0.0, "accepted");
+    }
     let job = match ctx.coalescer.admit(job) {
         Admission::Followed => return,
         Admission::Full(job) => job,

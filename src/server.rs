@@ -127,6 +127,14 @@ pub fn serve(config: Config) -> std::io::Result<()> {
         ctx.config.timeout.as_secs(),
         ctx.config.max_response_size
     );
+    match crate::osquery::locate(ctx.config.osquery_path.as_deref()) {
+        Some(path) => log::info!("osqueryi: {}", path.display()),
+        // Not fatal: the tools are listed and every call says what to fix.
+        None => log::warn!(
+            "{}",
+            crate::osquery::RunError::NotFound(ctx.config.osquery_path.clone())
+        ),
+    }
     reader::run(std::io::stdin().lock(), &ctx, &jobs, &out);
     drop(jobs);
     pool.join();
@@ -147,10 +155,35 @@ pub struct PrivateHome {
 impl PrivateHome {
     pub fn create() -> std::io::Result<PrivateHome> {
         use std::os::unix::fs::DirBuilderExt;
-        let path = std::env::temp_dir().join(format!("mcp-osquery-server.{}", std::process::id()));
+        let tmp = std::env::temp_dir();
+        remove_stale_homes(&tmp);
+        let path = tmp.join(format!("{HOME_PREFIX}{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::DirBuilder::new().mode(0o700).create(&path)?;
         Ok(PrivateHome { path })
+    }
+}
+
+const HOME_PREFIX: &str = "mcp-osquery-server.";
+
+/// A server killed by a signal cannot remove its home; the next one removes
+/// the homes of servers that no longer run (Linux: no `/proc/PID`). Other
+/// users' directories are left alone by the file system's permissions.
+fn remove_stale_homes(tmp: &std::path::Path) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(HOME_PREFIX)) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !std::path::Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

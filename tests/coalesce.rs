@@ -130,3 +130,34 @@ fn cancelling_every_caller_stops_the_run() {
         "a cancelled caller was answered: {all:?}"
     );
 }
+
+#[test]
+fn a_caller_that_joins_a_running_call_still_hears_start_and_end_progress() {
+    let standin = slow();
+    let mut s = Server::with_standin(&standin, &[]);
+    s.initialize();
+    call(&mut s, 1, "users", json!({}));
+    eventually("the first run started", || {
+        runs(&standin, "FROM users") == 1
+    });
+    s.send_request(
+        json!(2),
+        "tools/call",
+        json!({"name": "users", "arguments": {}, "_meta": {"progressToken": "joined"}}),
+    );
+    let mut progress = Vec::new();
+    loop {
+        let m = s.recv(common::DEADLINE).expect("a message");
+        if m.get("id") == Some(&json!(2)) {
+            rows(&m["result"]);
+            break;
+        }
+        if m["method"] == "notifications/progress" {
+            assert_eq!(m["params"]["progressToken"], "joined");
+            progress.push(m["params"]["progress"].as_f64().expect("number"));
+        }
+    }
+    assert!(progress.len() >= 2, "start and end: {progress:?}");
+    assert!(progress.windows(2).all(|w| w[0] < w[1]), "{progress:?}");
+    assert_eq!(runs(&standin, "FROM users"), 1, "{}", standin.log());
+}

@@ -165,7 +165,7 @@ fn progress_tokens_of_either_type_are_echoed() {
             .filter(|m| m["params"]["progressToken"] == token)
             .filter_map(|m| m["params"]["progress"].as_f64())
             .collect();
-        assert_eq!(progress, [0.0, 1.0], "{token}: {seen:?}");
+        assert_eq!(progress, [0.0, 0.5, 1.0], "{token}: {seen:?}");
     }
 }
 

@@ -305,8 +305,10 @@ fn call_exit_codes() {
     assert!(stdout(&invalid).is_empty());
 
     let unknown = cli(&["call", "nosuch"], &[]);
-    assert_eq!(unknown.status.code(), Some(1));
-    assert!(stderr(&unknown).contains("Unknown tool: nosuch"));
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("unknown tool \"nosuch\" (tools: system_info,"));
+    assert!(stderr(&unknown).contains("see --help"));
+    assert_eq!(cli(&["--version", "extra"], &[]).status.code(), Some(2));
 
     // The same guard as the MCP path: nothing reaches osqueryi.
     let logged = Standin::new(&[]);

@@ -301,12 +301,19 @@ fn osquery_errors_are_tool_errors_with_osquerys_message() {
 
 #[test]
 fn missing_osqueryi_is_an_error_per_call_not_at_start() {
-    let mut s = Server::with_env(&[("OSQUERY_PATH", "/nonexistent/osqueryi")]);
+    // Unset (empty) OSQUERY_PATH: the search finds nothing on this machine.
+    let mut s = Server::with_env(&[("OSQUERY_PATH", "")]);
     s.initialize();
     let list = s.request("tools/list", json!({}));
     assert_eq!(list["result"]["tools"].as_array().map(Vec::len), Some(12));
     assert_eq!(
         error_text(&s.call("system_info", json!({}))),
         "Error: osqueryi not found (set OSQUERY_PATH)"
+    );
+    // A wrong OSQUERY_PATH is named, so the user sees which setting to fix.
+    let mut s = Server::with_env(&[("OSQUERY_PATH", "/nonexistent/osqueryi")]);
+    assert_eq!(
+        error_text(&s.call("system_info", json!({}))),
+        "Error: osqueryi not found at /nonexistent/osqueryi (OSQUERY_PATH names a missing or non-executable file)"
     );
 }
