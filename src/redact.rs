@@ -304,7 +304,13 @@ fn is_name_byte(b: u8) -> bool {
 /// `&api_key=x`, `Password=x;` in connection strings, `-Dx.password=x`.
 fn assignments(value: &str, ranges: &mut Vec<(usize, usize)>) {
     let b = value.as_bytes();
+    // A bare value runs to the first stop, so an `=` inside the last one
+    // would end at the same place: skipping it keeps `a=a=a=…` linear.
+    let mut bare_end = 0;
     for (eq, _) in b.iter().enumerate().filter(|&(_, &c)| c == b'=') {
+        if eq < bare_end {
+            continue;
+        }
         let start = b[..eq]
             .iter()
             .rposition(|&c| !is_name_byte(c))
@@ -314,7 +320,11 @@ fn assignments(value: &str, ranges: &mut Vec<(usize, usize)>) {
         if name.is_empty() || b.get(eq + 1) == Some(&b'=') || !is_secret_name(name) {
             continue;
         }
-        ranges.push(value_range(value, eq + 1, b"&;,#"));
+        let (vs, ve) = value_range(value, eq + 1, b"&;,#");
+        if vs == eq + 1 {
+            bare_end = ve;
+        }
+        ranges.push((vs, ve));
     }
 }
 
@@ -323,7 +333,12 @@ fn assignments(value: &str, ranges: &mut Vec<(usize, usize)>) {
 /// nsswitch.conf names the user database.
 fn colon_pairs(value: &str, ranges: &mut Vec<(usize, usize)>) {
     let b = value.as_bytes();
+    // As in `assignments`: a colon inside the last bare value is skipped.
+    let mut bare_end = 0;
     for (colon, _) in b.iter().enumerate().filter(|&(_, &c)| c == b':') {
+        if colon < bare_end {
+            continue;
+        }
         let quoted = colon > 0 && is_quote(b[colon - 1]);
         let name_end = if quoted { colon - 1 } else { colon };
         let name_start = b[..name_end]
@@ -342,7 +357,12 @@ fn colon_pairs(value: &str, ranges: &mut Vec<(usize, usize)>) {
         {
             continue;
         }
-        ranges.push(value_range(value, skip_blanks(b, colon + 1), b",;}"));
+        let start = skip_blanks(b, colon + 1);
+        let (vs, ve) = value_range(value, start, b",;}");
+        if vs == start {
+            bare_end = ve;
+        }
+        ranges.push((vs, ve));
     }
 }
 
@@ -522,8 +542,10 @@ fn authorization(value: &str, ranges: &mut Vec<(usize, usize)>) {
         if scheme && after > we && after < b.len() && !is_quote(b[after]) {
             let (cs, ce) = value_range(value, after, b"\"'");
             ranges.push((cs, ce));
+            from = from.max(ce);
         } else {
             ranges.push((ws, we));
+            from = from.max(we);
         }
     }
     let mut from = 0;
@@ -712,6 +734,9 @@ fn vendor_tokens(value: &str, ranges: &mut Vec<(usize, usize)>) {
             }
             let len = b[body..].iter().take_while(|c| (shape.body)(c)).count();
             let end = body + len;
+            // The prefix again inside this run (`sk-sk-sk-…`) is judged with
+            // it; looking again would make such runs quadratic.
+            from = end.max(body);
             // A fixed-length token is a whole word, not the start of one.
             if len < shape.min
                 || len > shape.max
@@ -728,7 +753,6 @@ fn vendor_tokens(value: &str, ranges: &mut Vec<(usize, usize)>) {
                 continue;
             }
             ranges.push((body, end));
-            from = end;
         }
     }
 }
