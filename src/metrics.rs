@@ -143,6 +143,7 @@ impl Metrics {
             "rate_limited": self.outcome("rate_limited"),
             "busy": self.outcome("busy"),
             "coalesced": coalesced,
+            "log_lines_dropped": crate::logging::dropped_lines(),
             "duration_ms": {
                 "count": timed,
                 "sum": self.duration_sum_ms.load(Relaxed),
