@@ -59,6 +59,10 @@ pub const DEFAULT_DENY_TABLES: &[&str] = &[
     "ec2_instance_tags",
     "azure_instance_metadata",
     "azure_instance_tags",
+    // Not in the reference list; same reasons: hashes file contents by
+    // device and inode, and cloud identity that hangs off-cloud.
+    "device_hash",
+    "ycloud_instance_metadata",
 ];
 
 /// Statement keywords that change state or reach outside the query. `REPLACE`

@@ -227,7 +227,7 @@ fn run_raw(
     crate::containment::apply(&mut cmd, config.limits);
 
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| match e.kind() {
+    let mut child = spawn_retrying(&mut cmd).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => RunError::NotFound(config.osquery_path.clone()),
         _ => RunError::Spawn(format!("{}: {e}", path.display())),
     })?;
@@ -243,6 +243,24 @@ fn run_raw(
         return Err(RunError::Cancelled);
     }
     result
+}
+
+/// "Text file busy" (ETXTBSY) means the binary is open for writing right now:
+/// a package upgrade replacing osqueryi, or another process that forked while
+/// holding it open. Both pass within milliseconds, so try a few times.
+fn spawn_retrying(cmd: &mut Command) -> std::io::Result<Child> {
+    const ETXTBSY: i32 = 26;
+    let mut pause = Duration::from_millis(5);
+    for _ in 0..4 {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) => {
+                thread::sleep(pause);
+                pause *= 4;
+            }
+            other => return other,
+        }
+    }
+    cmd.spawn()
 }
 
 /// Waits for the child with the timeout while two threads drain its pipes.

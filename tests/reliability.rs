@@ -588,3 +588,20 @@ fn a_client_that_never_reads_stderr_cannot_stall_the_server() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn an_id_reused_while_in_flight_is_refused_and_the_first_call_still_answered() {
+    let standin = Standin::new(&[("STANDIN_MODE", "slow"), ("STANDIN_DELAY", "1")]);
+    let mut s = Server::with_standin(&standin, &[]);
+    s.send_request(json!(7), "tools/call", call("users", json!({})));
+    s.send_request(json!(7), "tools/call", call("system_info", json!({})));
+    let first = s.recv(common::DEADLINE).expect("a reply");
+    assert_eq!(first["id"], 7);
+    assert_eq!(first["error"]["code"], -32600, "{first}");
+    let second = s.recv(common::DEADLINE).expect("a reply");
+    assert_eq!(second["id"], 7);
+    assert!(
+        rows(&second["result"]).len() > 1,
+        "the users call: {second}"
+    );
+}
