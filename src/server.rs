@@ -62,6 +62,7 @@ impl Context {
                 address_space_bytes: config.child_memory_bytes,
                 cpu_seconds: config.child_cpu_seconds.unwrap_or(config.timeout.as_secs()),
             },
+            slots: crate::osquery::Slots::new(crate::config::WORKERS),
         };
         Context {
             max_line: config.max_response_size.max(MIN_LINE_LIMIT),
