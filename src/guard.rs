@@ -59,6 +59,10 @@ pub const DEFAULT_DENY_TABLES: &[&str] = &[
     "ec2_instance_tags",
     "azure_instance_metadata",
     "azure_instance_tags",
+    // Not in the reference list; same reasons: hashes file contents by
+    // device and inode, and cloud identity that hangs off-cloud.
+    "device_hash",
+    "ycloud_instance_metadata",
 ];
 
 /// Statement keywords that change state or reach outside the query. `REPLACE`
@@ -521,6 +525,30 @@ struct TableRef {
 /// a FROM clause, or IN (`x IN tbl`), with an optional schema qualifier; a name
 /// followed by `(` there is a table-valued function. Anything else in such a
 /// position is recorded as it is, so allow-list mode refuses it.
+/// Reserved words that end a FROM clause. `WINDOW` is not among them: SQLite
+/// reads it as a plain identifier (an alias, say) unless `name AS` follows.
+const ENDS_FROM: &[&str] = &[
+    "WHERE",
+    "GROUP",
+    "HAVING",
+    "ORDER",
+    "LIMIT",
+    "UNION",
+    "INTERSECT",
+    "EXCEPT",
+    "SELECT",
+    "VALUES",
+];
+
+/// `WINDOW w AS (…)` starts a clause; `FROM t window, u` only aliases `t`.
+fn is_window_clause(body: &[Token<'_>], i: usize) -> bool {
+    body.get(i).is_some_and(|t| t.is_keyword("WINDOW"))
+        && body
+            .get(i + 1)
+            .is_some_and(|n| matches!(n.kind, TokenKind::Ident | TokenKind::QuotedIdent))
+        && body.get(i + 2).is_some_and(|n| n.is_keyword("AS"))
+}
+
 fn table_refs(body: &[Token<'_>]) -> Vec<TableRef> {
     // One flag per paren depth: are we inside a FROM clause at that depth?
     let mut in_from: Vec<bool> = vec![false];
@@ -594,21 +622,7 @@ fn table_refs(body: &[Token<'_>]) -> Vec<TableRef> {
                     expect_table = true;
                 } else if t.is_keyword("IN") {
                     expect_table = !body.get(i + 1).is_some_and(|n| n.kind == TokenKind::LParen);
-                } else if [
-                    "WHERE",
-                    "GROUP",
-                    "HAVING",
-                    "ORDER",
-                    "LIMIT",
-                    "WINDOW",
-                    "UNION",
-                    "INTERSECT",
-                    "EXCEPT",
-                    "SELECT",
-                    "VALUES",
-                ]
-                .iter()
-                .any(|k| t.is_keyword(k))
+                } else if (ENDS_FROM.iter().any(|k| t.is_keyword(k)) || is_window_clause(body, i))
                     && let Some(top) = in_from.last_mut()
                 {
                     *top = false;
@@ -825,6 +839,8 @@ mod tests {
             "SELECT * FROM processes WHERE pid IN (SELECT pid FROM listening_ports)",
             "SELECT * FROM (WITH y AS (SELECT 1) SELECT * FROM y)",
             "SELECT 1 IS DISTINCT FROM 2 FROM processes",
+            "SELECT count(*) OVER w FROM processes WINDOW w AS (ORDER BY pid)",
+            "SELECT * FROM processes window WHERE window.pid = 1",
         ];
         for sql in ok {
             assert_eq!(check(sql, &p), Ok(()), "{sql}");
@@ -849,6 +865,10 @@ mod tests {
             // A window name is not a CTE.
             "SELECT * FROM users WINDOW users AS (ORDER BY 1)",
             "SELECT * FROM 1",
+            // An alias named `window` does not end the FROM list (review finding).
+            "SELECT * FROM processes window, users",
+            "SELECT * FROM processes AS window, 'users'",
+            "SELECT * FROM processes window JOIN users USING (uid)",
         ];
         for sql in refused {
             assert_eq!(rule(sql, &p), Some("not-allowed-table"), "{sql}");

@@ -13,8 +13,9 @@
 
 use std::cell::Cell;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::Sender;
@@ -48,7 +49,7 @@ thread_local! {
 pub fn init(level: log::LevelFilter) {
     let inner = env_logger::Builder::new()
         .filter_level(level)
-        .target(env_logger::Target::Stderr)
+        .target(env_logger::Target::Pipe(Box::new(StderrQueue::start())))
         .format(|buf, record| {
             let line = render(record);
             buf.write_all(line.as_bytes())?;
@@ -58,7 +59,79 @@ pub fn init(level: log::LevelFilter) {
     let max = inner.filter();
     if log::set_boxed_logger(Box::new(Forwarding { inner })).is_ok() {
         log::set_max_level(max);
+        // Panics become log lines too (one JSON line, through the queue), so
+        // a panicking worker never writes raw text to stderr or blocks on it.
+        std::panic::set_hook(Box::new(|info| {
+            let thread = std::thread::current();
+            log::error!(
+                "panic in thread {}: {info}",
+                thread.name().unwrap_or("unnamed")
+            );
+        }));
     }
+}
+
+/// Log lines waiting for the stderr thread. A client may never read our
+/// stderr; once its pipe is full, lines are dropped (and counted) instead of
+/// blocking whichever thread logged — the reader above all.
+const STDERR_QUEUE: usize = 1024;
+static STDERR_STARTED: OnceLock<()> = OnceLock::new();
+/// Lines queued or being written; `flush` waits for this to reach zero.
+static PENDING: AtomicU64 = AtomicU64::new(0);
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+struct StderrQueue(crossbeam_channel::Sender<Vec<u8>>);
+
+impl StderrQueue {
+    fn start() -> StderrQueue {
+        let (tx, rx) = crossbeam_channel::bounded::<Vec<u8>>(STDERR_QUEUE);
+        let _ = STDERR_STARTED.set(());
+        let spawned = std::thread::Builder::new()
+            .name("stderr".into())
+            .spawn(move || {
+                let mut err = std::io::stderr();
+                for line in rx.iter() {
+                    let _ = err.write_all(&line);
+                    PENDING.fetch_sub(1, Ordering::AcqRel);
+                }
+            });
+        if spawned.is_err() {
+            // No thread, no logs; the server itself is unaffected.
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+        }
+        StderrQueue(tx)
+    }
+}
+
+impl Write for StderrQueue {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        PENDING.fetch_add(1, Ordering::AcqRel);
+        if self.0.try_send(buf.to_vec()).is_err() {
+            PENDING.fetch_sub(1, Ordering::AcqRel);
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Gives the stderr thread up to `limit` to write what is queued, before exit.
+pub fn flush(limit: std::time::Duration) {
+    if STDERR_STARTED.get().is_none() {
+        return;
+    }
+    let deadline = std::time::Instant::now() + limit;
+    while PENDING.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Log lines dropped because stderr was not being read.
+pub fn dropped_lines() -> u64 {
+    DROPPED.load(Ordering::Relaxed)
 }
 
 /// Starts forwarding to an MCP client through `out` (threshold still unset).

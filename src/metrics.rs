@@ -100,6 +100,17 @@ impl Metrics {
         self.outcomes.iter().map(|c| c.load(Relaxed)).sum()
     }
 
+    /// Calls with any outcome but `ok`, summed directly: a difference of two
+    /// reads could go negative while a call finishes in between.
+    pub fn errors(&self) -> u64 {
+        OUTCOMES
+            .iter()
+            .zip(&self.outcomes)
+            .filter(|(o, _)| **o != "ok")
+            .map(|(_, c)| c.load(Relaxed))
+            .sum()
+    }
+
     pub fn requests(&self) -> u64 {
         self.requests.load(Relaxed)
     }
@@ -137,12 +148,13 @@ impl Metrics {
                 "by_tool": per_tool,
             },
             "outcomes": outcomes,
-            "errors": self.tool_calls() - self.outcome("ok"),
+            "errors": self.errors(),
             "timeouts": self.outcome("timeout"),
             "cancellations": self.outcome("cancelled"),
             "rate_limited": self.outcome("rate_limited"),
             "busy": self.outcome("busy"),
             "coalesced": coalesced,
+            "log_lines_dropped": crate::logging::dropped_lines(),
             "duration_ms": {
                 "count": timed,
                 "sum": self.duration_sum_ms.load(Relaxed),
@@ -161,7 +173,7 @@ impl Metrics {
         log::info!(
             requests = self.requests(),
             tool_calls = self.tool_calls(),
-            errors = self.tool_calls() - self.outcome("ok"),
+            errors = self.errors(),
             timeouts = self.outcome("timeout"),
             cancellations = self.outcome("cancelled"),
             rate_limited = self.outcome("rate_limited"),

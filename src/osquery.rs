@@ -39,6 +39,43 @@ pub struct RunnerConfig {
     /// A private, writable HOME for osqueryi (it creates `~/.osquery`).
     pub home: PathBuf,
     pub limits: ChildLimits,
+    /// At most this many osqueryi processes at once, whoever starts them:
+    /// the five workers, and the health check, which waits for a free one.
+    pub slots: Arc<Slots>,
+}
+
+/// A counting semaphore over osqueryi processes.
+#[derive(Debug)]
+pub struct Slots {
+    free: Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl Slots {
+    pub fn new(n: usize) -> Arc<Slots> {
+        Arc::new(Slots {
+            free: Mutex::new(n),
+            freed: std::sync::Condvar::new(),
+        })
+    }
+
+    fn acquire(&self) -> SlotGuard<'_> {
+        let mut free = lock(&self.free);
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        SlotGuard(self)
+    }
+}
+
+struct SlotGuard<'a>(&'a Slots);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.free) += 1;
+        self.0.freed.notify_one();
+    }
 }
 
 /// Resource limits applied to the child before it execs (see `containment`).
@@ -197,6 +234,7 @@ fn run_raw(
 ) -> Result<RawOutput, RunError> {
     let path = locate(config.osquery_path.as_deref())
         .ok_or_else(|| RunError::NotFound(config.osquery_path.clone()))?;
+    let _slot = config.slots.acquire();
     if control.is_cancelled() {
         return Err(RunError::Cancelled);
     }
@@ -227,7 +265,7 @@ fn run_raw(
     crate::containment::apply(&mut cmd, config.limits);
 
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| match e.kind() {
+    let mut child = spawn_retrying(&mut cmd).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => RunError::NotFound(config.osquery_path.clone()),
         _ => RunError::Spawn(format!("{}: {e}", path.display())),
     })?;
@@ -243,6 +281,24 @@ fn run_raw(
         return Err(RunError::Cancelled);
     }
     result
+}
+
+/// "Text file busy" (ETXTBSY) means the binary is open for writing right now:
+/// a package upgrade replacing osqueryi, or another process that forked while
+/// holding it open. Both pass within milliseconds, so try a few times.
+fn spawn_retrying(cmd: &mut Command) -> std::io::Result<Child> {
+    const ETXTBSY: i32 = 26;
+    let mut pause = Duration::from_millis(5);
+    for _ in 0..4 {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) => {
+                thread::sleep(pause);
+                pause *= 4;
+            }
+            other => return other,
+        }
+    }
+    cmd.spawn()
 }
 
 /// Waits for the child with the timeout while two threads drain its pipes.
@@ -445,6 +501,28 @@ pub fn kill_group(pgid: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sixth_process_waits_for_a_free_slot() {
+        let slots = Slots::new(5);
+        let held: Vec<_> = (0..5).map(|_| slots.acquire()).collect();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let waiter = slots.clone();
+        let t = thread::spawn(move || {
+            let _slot = waiter.acquire();
+            let _ = tx.send(());
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_millis(100)).is_err(),
+            "a sixth slot was handed out"
+        );
+        drop(held);
+        assert!(
+            rx.recv_timeout(Duration::from_secs(5)).is_ok(),
+            "the waiter never got a slot"
+        );
+        let _ = t.join();
+    }
 
     #[test]
     fn parses_osquery_json_exactly() {

@@ -68,7 +68,18 @@ pub fn run(input: impl BufRead, ctx: &Context, jobs: &Sender<Box<Job>>, out: &Se
 }
 
 fn submit(ctx: &Context, job: Box<Job>, jobs: &Sender<Box<Job>>, out: &Sender<Outgoing>) {
-    ctx.register(&job.id, job.control.clone());
+    if !ctx.register(&job.id, job.control.clone()) {
+        log::warn!(tool = job.tool, outcome = "rejected"; "request id {} reused while in flight", job.id);
+        let _ = out.send(Outgoing::error(
+            Some(job.id.clone()),
+            INVALID_REQUEST,
+            format!(
+                "Invalid request: id {} is already used by a call in flight",
+                job.id
+            ),
+        ));
+        return;
+    }
     // Sent before admission so it precedes anything a worker sends for this
     // call, including a call that joins an identical one already running.
     if let Some(token) = &job.progress_token {

@@ -25,9 +25,28 @@ const TEXT: &[u8] = b"},\"content\":[{\"type\":\"text\",\"text\":\"";
 const NOTE: &[u8] = b"\"},{\"type\":\"text\",\"text\":";
 const TAIL: &[u8] = b"],\"isError\":false";
 
+/// The largest result we send. The TypeScript SDK gives up on a line over
+/// 10 MiB, losing the answer; the margin leaves room for the envelope.
+pub const MAX_RESULT_BYTES: usize = 10 * 1024 * 1024 - 64 * 1024;
+
 /// Takes the rows by value so they are freed as soon as they are written.
 /// `era` adds the members its revision requires (see [`Era::tool_result_members`]).
+///
+/// When the rows twice would not fit in [`MAX_RESULT_BYTES`], the text item
+/// says where the rows are instead of repeating them (MCP asks for the text
+/// copy only as a SHOULD); when even one copy would not fit, the call fails
+/// with an error that says how to narrow it.
 pub fn success(rows: Vec<Row>, meta: &Meta, note: Option<&str>, era: Era) -> Box<RawValue> {
+    success_within(rows, meta, note, era, MAX_RESULT_BYTES)
+}
+
+fn success_within(
+    rows: Vec<Row>,
+    meta: &Meta,
+    note: Option<&str>,
+    era: Era,
+    budget: usize,
+) -> Box<RawValue> {
     let mut size = Count::default();
     if serde_json::to_writer(&mut size, &rows).is_err() {
         return error("internal error serialising the rows", era);
@@ -42,16 +61,38 @@ pub fn success(rows: Vec<Row>, meta: &Meta, note: Option<&str>, era: Era) -> Box
         fields.push(':');
         fields.push_str(&v.to_string());
     }
-    let exact = HEAD.len()
+    let frame = HEAD.len()
         + size.raw
         + fields.len()
         + TEXT.len()
-        + size.raw
-        + size.escapes
         + note.as_ref().map_or(2, |n| NOTE.len() + n.len() + 1)
         + TAIL.len()
         + members.len()
         + 1;
+    let summary = (frame + size.raw + size.escapes > budget).then(|| {
+        let text = format!(
+            "{} rows ({} bytes of JSON) are in structuredContent.rows only: with a text copy the answer would exceed the {} MiB an MCP message may carry. Add a LIMIT or select fewer columns to get them as text too.",
+            rows.len(),
+            size.raw,
+            (budget >> 20) + 1
+        );
+        let quoted = Value::String(text).to_string();
+        quoted[1..quoted.len() - 1].to_string()
+    });
+    let exact = frame
+        + summary
+            .as_ref()
+            .map_or(size.raw + size.escapes, String::len);
+    if exact > budget {
+        drop(rows);
+        return error(
+            &format!(
+                "the answer would be {exact} bytes, more than the {} MiB an MCP message may carry; add a LIMIT or select fewer columns",
+                (budget >> 20) + 1
+            ),
+            era,
+        );
+    }
     // Reserved, not yet touched: memory is only used as it is written.
     let mut body = Vec::with_capacity(exact);
     body.extend_from_slice(HEAD);
@@ -66,14 +107,20 @@ pub fn success(rows: Vec<Row>, meta: &Meta, note: Option<&str>, era: Era) -> Box
     let rows_json = HEAD.len()..body.len();
     body.extend_from_slice(fields.as_bytes());
     body.extend_from_slice(TEXT);
-    // The text item is the same JSON, escaped: copied from the body itself in
-    // small pieces, so the rows are never held twice outside it.
-    let mut piece = [0u8; 8192];
-    for start in rows_json.clone().step_by(piece.len()) {
-        let end = (start + piece.len()).min(rows_json.end);
-        let chunk = &mut piece[..end - start];
-        chunk.copy_from_slice(&body[start..end]);
-        escape_into(&mut body, chunk);
+    match &summary {
+        Some(text) => body.extend_from_slice(text.as_bytes()),
+        None => {
+            // The text item is the same JSON, escaped: copied from the body
+            // itself in small pieces, so the rows are never held twice
+            // outside it.
+            let mut piece = [0u8; 8192];
+            for start in rows_json.clone().step_by(piece.len()) {
+                let end = (start + piece.len()).min(rows_json.end);
+                let chunk = &mut piece[..end - start];
+                chunk.copy_from_slice(&body[start..end]);
+                escape_into(&mut body, chunk);
+            }
+        }
     }
     match &note {
         Some(n) => {
@@ -187,6 +234,69 @@ mod tests {
             serde_json::from_str(v["content"][0]["text"].as_str().unwrap_or_default())
                 .expect("text is JSON");
         assert_eq!(text, v["structuredContent"]["rows"]);
+    }
+
+    fn rows_of(n: usize) -> Vec<Row> {
+        (0..n)
+            .map(|i| {
+                json!({"n": i.to_string(), "pad": "x".repeat(100)})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn results_over_the_message_limit_keep_one_copy_or_fail_clearly() {
+        let parse = |r: Box<RawValue>| -> Value { serde_json::from_str(r.get()).expect("valid") };
+        // 10 rows of ~120 bytes: ~1.2 KB once, ~2.5 KB twice.
+        let both = parse(success_within(
+            rows_of(10),
+            &Meta::new(),
+            None,
+            Era::Legacy,
+            4000,
+        ));
+        assert!(
+            both["content"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with('['))
+        );
+        let one = parse(success_within(
+            rows_of(10),
+            &Meta::new(),
+            Some("n"),
+            Era::Legacy,
+            2000,
+        ));
+        assert_eq!(one["isError"], false);
+        assert_eq!(
+            one["structuredContent"]["rows"].as_array().map(Vec::len),
+            Some(10)
+        );
+        let text = one["content"][0]["text"].as_str().unwrap_or_default();
+        assert!(
+            text.starts_with("10 rows (") && text.contains("structuredContent.rows only"),
+            "{text}"
+        );
+        assert_eq!(one["content"][1]["text"], "n");
+        let none = parse(success_within(
+            rows_of(10),
+            &Meta::new(),
+            None,
+            Era::Legacy,
+            1000,
+        ));
+        assert_eq!(none["isError"], true);
+        let text = none["content"][0]["text"].as_str().unwrap_or_default();
+        assert!(
+            text.contains("add a LIMIT") && text.contains("MCP message"),
+            "{text}"
+        );
+        for r in [&both, &one, &none] {
+            assert!(r.to_string().len() <= 4000);
+        }
     }
 
     #[test]

@@ -62,6 +62,7 @@ impl Context {
                 address_space_bytes: config.child_memory_bytes,
                 cpu_seconds: config.child_cpu_seconds.unwrap_or(config.timeout.as_secs()),
             },
+            slots: crate::osquery::Slots::new(crate::config::WORKERS),
         };
         Context {
             max_line: config.max_response_size.max(MIN_LINE_LIMIT),
@@ -81,8 +82,15 @@ impl Context {
         }
     }
 
-    pub fn register(&self, id: &RequestId, control: Arc<Control>) {
-        self.calls().insert(id.key(), control);
+    /// Records a call; false (and nothing recorded) when the id is already
+    /// in flight, since a cancellation could not tell the two apart.
+    pub fn register(&self, id: &RequestId, control: Arc<Control>) -> bool {
+        let mut calls = self.calls();
+        if calls.contains_key(&id.key()) {
+            return false;
+        }
+        calls.insert(id.key(), control);
+        true
     }
 
     pub fn unregister(&self, id: &RequestId) {
@@ -157,10 +165,24 @@ impl PrivateHome {
         use std::os::unix::fs::DirBuilderExt;
         let tmp = std::env::temp_dir();
         remove_stale_homes(&tmp);
-        let path = tmp.join(format!("{HOME_PREFIX}{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
-        Ok(PrivateHome { path })
+        // A name nobody can guess in advance: another local user who
+        // pre-creates it (a file, a link) only makes us pick another one.
+        let mut last = None;
+        for attempt in 0..16u32 {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let path = tmp.join(format!(
+                "{HOME_PREFIX}{}.{:08x}",
+                std::process::id(),
+                nanos ^ attempt.wrapping_mul(0x9e37_79b9)
+            ));
+            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => return Ok(PrivateHome { path }),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no private home directory")))
     }
 }
 
@@ -178,9 +200,10 @@ fn remove_stale_homes(tmp: &std::path::Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(HOME_PREFIX)) else {
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(HOME_PREFIX)) else {
             continue;
         };
+        let pid = rest.split('.').next().unwrap_or(rest);
         if pid.parse::<u32>().is_ok() && !std::path::Path::new("/proc").join(pid).exists() {
             let _ = std::fs::remove_dir_all(entry.path());
         }

@@ -73,9 +73,37 @@ fn garbage_and_truncated_output_are_errors() {
 fn five_megabytes_of_rows_succeed() {
     let standin = Standin::new(&[("STANDIN_MODE", "huge"), ("STANDIN_HUGE_BYTES", "5242880")]);
     let mut s = Server::with_standin(&standin, &[]);
-    let r = s.call("custom_query", json!({"sql": "SELECT * FROM big"}));
-    let rows = rows(&r);
-    assert!(rows.len() > 1000, "{}", rows.len());
+    s.send_request(
+        json!("big"),
+        "tools/call",
+        json!({"name": "custom_query", "arguments": {"sql": "SELECT * FROM big"}}),
+    );
+    // Read the raw line: it must stay under the 10 MiB clients accept.
+    let line = s.recv_line(common::DEADLINE).expect("an answer");
+    assert!(line.len() < 10 * 1024 * 1024, "{} bytes", line.len());
+    let r: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    assert_eq!(r["result"]["isError"], false);
+    let rows = r["result"]["structuredContent"]["rows"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(rows > 1000, "{rows}");
+    // Twice the rows would not fit: the text item says where they are.
+    let text = r["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("structuredContent.rows only"), "{text}");
+    still_serving(&mut s);
+}
+
+#[test]
+fn an_answer_too_large_for_one_message_is_a_clear_error() {
+    let standin = Standin::new(&[("STANDIN_MODE", "huge"), ("STANDIN_HUGE_BYTES", "11534336")]);
+    let mut s = Server::with_standin(&standin, &[("MAX_RESPONSE_SIZE", "20971520")]);
+    let e = error_text(&s.call("custom_query", json!({"sql": "SELECT * FROM big"})));
+    assert!(
+        e.contains("MCP message") && e.contains("add a LIMIT"),
+        "{e}"
+    );
     still_serving(&mut s);
 }
 

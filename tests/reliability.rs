@@ -523,3 +523,85 @@ fn users_call(i: i64) -> Value {
         json!({"sql": format!("SELECT * FROM users WHERE uid >= {i}")}),
     )
 }
+
+#[test]
+fn a_client_that_never_reads_stderr_cannot_stall_the_server() {
+    // stderr is a pipe nobody reads: once it is full, log lines are dropped
+    // rather than blocking the reader (found in review: it stalled at ~300).
+    let mut child = std::process::Command::new(common::bin())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("OSQUERY_PATH", common::standin_path())
+        .env("RATE_LIMIT", "0")
+        .env("LOG_LEVEL", "debug")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let _unread_stderr = child.stderr.take();
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    use std::io::Write;
+    let n = 3000;
+    let mut batch = String::new();
+    for i in 0..n {
+        batch.push_str(&format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":{i},\"method\":\"tools/call\",\"params\":{{\"name\":\"processes\",\"arguments\":{{\"limit\":0}}}}}}\n"
+        ));
+    }
+    batch.push_str("{\"jsonrpc\":\"2.0\",\"id\":\"last\",\"method\":\"ping\"}\n");
+    // A stalled server would stop reading; the writer must not hang the test.
+    // It hands stdin back so it stays open until the test ends.
+    let (keep_tx, keep_rx) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(batch.as_bytes());
+        let _ = stdin.flush();
+        let _ = keep_tx.send(stdin);
+    });
+    let mut answered = 0;
+    let deadline = std::time::Instant::now() + common::DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .expect("the server stalled with stderr unread");
+        answered += 1;
+        if line.contains("\"id\":\"last\"") {
+            break;
+        }
+    }
+    assert_eq!(answered, n + 1);
+    drop(keep_rx);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn an_id_reused_while_in_flight_is_refused_and_the_first_call_still_answered() {
+    let standin = Standin::new(&[("STANDIN_MODE", "slow"), ("STANDIN_DELAY", "1")]);
+    let mut s = Server::with_standin(&standin, &[]);
+    s.send_request(json!(7), "tools/call", call("users", json!({})));
+    s.send_request(json!(7), "tools/call", call("system_info", json!({})));
+    let first = s.recv(common::DEADLINE).expect("a reply");
+    assert_eq!(first["id"], 7);
+    assert_eq!(first["error"]["code"], -32600, "{first}");
+    let second = s.recv(common::DEADLINE).expect("a reply");
+    assert_eq!(second["id"], 7);
+    assert!(
+        rows(&second["result"]).len() > 1,
+        "the users call: {second}"
+    );
+}

@@ -17,7 +17,9 @@ use mcp_osquery_server::guard::TablePolicy;
 use mcp_osquery_server::tools;
 use serde_json::{Map, Value, json};
 
-const TEN_MB: usize = 10 * 1024 * 1024;
+/// "10 MB" as a user means it: the largest osqueryi output whose rows still fit
+/// in one MCP message (10 MiB), with the text copy left out.
+const TEN_MB: usize = 10_000_000;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
