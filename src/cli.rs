@@ -191,7 +191,7 @@ fn health() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let report = health::check(&ctx.config, &ctx.runner, ctx.started);
+    let report = health::check(&ctx.config, &ctx.runner, ctx.metrics.started());
     println!("{}", pretty(&report.body));
     if report.healthy {
         ExitCode::SUCCESS
@@ -246,7 +246,6 @@ fn call(args: &[String]) -> ExitCode {
         progress_token: None,
         era: crate::modern::Era::Legacy,
         control: Control::new(),
-        accepted: Instant::now(),
     };
     let started = Instant::now();
     let answer = pool::answer(&ctx, &job);

@@ -189,7 +189,6 @@ mod tests {
     use crate::jsonrpc::RequestId;
     use crate::modern::Era;
     use crate::tools::{Plan, ToolName};
-    use std::time::Instant;
 
     fn job(id: i64, sql: &str) -> Box<Job> {
         Box::new(Job {
@@ -205,7 +204,6 @@ mod tests {
             era: Era::Legacy,
             progress_token: None,
             control: Control::new(),
-            accepted: Instant::now(),
         })
     }
 

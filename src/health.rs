@@ -127,7 +127,11 @@ pub fn answer_later(
         }
         *waiting = Some(vec![(id, era)]);
     }
-    let (config, runner, started) = (ctx.config.clone(), ctx.runner.clone(), ctx.started);
+    let (config, runner, started) = (
+        ctx.config.clone(),
+        ctx.runner.clone(),
+        ctx.metrics.started(),
+    );
     let (thread_probe, thread_out) = (probe.clone(), out.clone());
     let spawned = std::thread::Builder::new()
         .name("health".into())

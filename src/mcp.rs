@@ -47,7 +47,6 @@ pub struct Job {
     /// Which revision the request spoke, so its result has the right shape.
     pub era: Era,
     pub control: Arc<Control>,
-    pub accepted: Instant,
 }
 
 pub enum Action {
@@ -60,14 +59,12 @@ pub enum Action {
 
 /// What the reader remembers about the client between lines.
 pub struct Session {
-    pub protocol_version: Option<String>,
     rate: RateLimiter,
 }
 
 impl Session {
     pub fn new(ctx: &Context) -> Session {
         Session {
-            protocol_version: None,
             rate: RateLimiter::per_minute(ctx.config.rate_limit),
         }
     }
@@ -111,7 +108,7 @@ impl Session {
         };
         match method {
             "server/discover" => reply(modern::discover(capabilities(), INSTRUCTIONS)),
-            "initialize" => reply(self.initialize(&params)),
+            "initialize" => reply(initialize(&params)),
             "ping" => reply(json!({})),
             "tools/list" => reply(tools::list()),
             "tools/call" => self.tools_call(ctx, id, params, era),
@@ -127,30 +124,6 @@ impl Session {
                 format!("Method not found: {method}"),
             )),
         }
-    }
-
-    fn initialize(&mut self, params: &Option<Value>) -> Value {
-        let requested = jsonrpc::param(params, "protocolVersion").and_then(Value::as_str);
-        let version = match requested {
-            Some(v) if PROTOCOL_VERSIONS.contains(&v) => v,
-            _ => PROTOCOL_VERSIONS[0],
-        };
-        self.protocol_version = Some(version.to_string());
-        log::info!(
-            "initialize: client {} asked for {}, answering {version}",
-            client_name(params),
-            requested.unwrap_or("no version")
-        );
-        json!({
-            "protocolVersion": version,
-            "capabilities": capabilities(),
-            "serverInfo": {
-                "name": env!("CARGO_PKG_NAME"),
-                "title": SERVER_TITLE,
-                "version": env!("CARGO_PKG_VERSION"),
-            },
-            "instructions": INSTRUCTIONS,
-        })
     }
 
     fn tools_call(
@@ -216,7 +189,6 @@ impl Session {
             progress_token,
             era,
             control: Control::new(),
-            accepted: Instant::now(),
         }))
     }
 
@@ -260,13 +232,45 @@ fn prompts_get(id: RequestId, params: &Option<Value>, era: Era) -> Action {
     }
 }
 
+/// The handshake: our answer to the client's `protocolVersion` and who we are.
+fn initialize(params: &Option<Value>) -> Value {
+    let requested = jsonrpc::param(params, "protocolVersion").and_then(Value::as_str);
+    let version = match requested {
+        Some(v) if PROTOCOL_VERSIONS.contains(&v) => v,
+        _ => PROTOCOL_VERSIONS[0],
+    };
+    log::info!(
+        "initialize: client {} asked for {}, answering {version}",
+        client_name(params),
+        requested.unwrap_or("no version")
+    );
+    json!({
+        "protocolVersion": version,
+        "capabilities": capabilities(),
+        "serverInfo": {
+            "name": env!("CARGO_PKG_NAME"),
+            "title": SERVER_TITLE,
+            "version": env!("CARGO_PKG_VERSION"),
+        },
+        "instructions": INSTRUCTIONS,
+    })
+}
+
 /// A tool call answered without running: counted, logged as one tool-call
-/// line, and answered as an `isError` result the model can read.
-fn refuse(ctx: &Context, id: RequestId, era: Era, tool: &str, outcome: &str, why: &str) -> Action {
+/// line, and answered as an `isError` result the model can read. The reader
+/// uses it too, for calls refused because the queue is full.
+pub fn refusal(
+    ctx: &Context,
+    id: RequestId,
+    era: Era,
+    tool: &str,
+    outcome: &str,
+    why: &str,
+) -> Outgoing {
     let result = results::error(why, era);
     ctx.metrics.tool_call(tool, outcome, None);
     let level = match outcome {
-        "rate_limited" => log::Level::Warn,
+        "rate_limited" | "busy" => log::Level::Warn,
         _ => log::Level::Info,
     };
     log::log!(
@@ -274,7 +278,11 @@ fn refuse(ctx: &Context, id: RequestId, era: Era, tool: &str, outcome: &str, why
         tool = tool, duration_ms = 0u64, response_size = result.get().len() as u64, outcome = outcome;
         "tool call refused: {why}"
     );
-    Action::Reply(Outgoing::raw_result(id, result))
+    Outgoing::raw_result(id, result)
+}
+
+fn refuse(ctx: &Context, id: RequestId, era: Era, tool: &str, outcome: &str, why: &str) -> Action {
+    Action::Reply(refusal(ctx, id, era, tool, outcome, why))
 }
 
 /// `logging/setLevel`: which log records are sent to the client.

@@ -111,6 +111,11 @@ impl Metrics {
             .sum()
     }
 
+    /// When the server started: uptime for metrics and health alike.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
     pub fn requests(&self) -> u64 {
         self.requests.load(Relaxed)
     }

@@ -123,7 +123,6 @@ impl std::fmt::Display for RunError {
 pub struct Output {
     pub rows: Vec<Row>,
     pub warnings: Vec<String>,
-    pub bytes: usize,
 }
 
 /// Lets another thread stop a run: the reader on `notifications/cancelled`,
@@ -205,7 +204,6 @@ pub fn run(config: &RunnerConfig, sql: &str, control: &Control) -> Result<Output
     Ok(Output {
         rows,
         warnings: raw.warnings,
-        bytes: raw.stdout.len(),
     })
 }
 

@@ -9,9 +9,9 @@ use crossbeam_channel::{Sender, TrySendError};
 
 use crate::coalesce::Admission;
 use crate::jsonrpc::{self, INVALID_REQUEST, Incoming, Outgoing};
-use crate::mcp::{Action, Job, Session};
+use crate::mcp::{self, Action, Job, Session};
 use crate::server::Context;
-use crate::{health, pool, resources, results};
+use crate::{health, pool, resources};
 
 /// Reads until EOF (or a read error), then returns so the caller can drain.
 pub fn run(input: impl BufRead, ctx: &Context, jobs: &Sender<Box<Job>>, out: &Sender<Outgoing>) {
@@ -101,13 +101,7 @@ fn submit(ctx: &Context, job: Box<Job>, jobs: &Sender<Box<Job>>, out: &Sender<Ou
         "server busy: {} tool calls are already running or queued; retry in a few seconds",
         crate::config::WORKERS + crate::config::QUEUE_CAPACITY
     );
-    let result = results::error(&msg, job.era);
-    ctx.metrics.tool_call(job.tool, "busy", None);
-    log::warn!(
-        tool = job.tool, duration_ms = 0u64, response_size = result.get().len() as u64, outcome = "busy";
-        "queue full: tool call refused"
-    );
-    let _ = out.send(Outgoing::raw_result(job.id, result));
+    let _ = out.send(mcp::refusal(ctx, job.id, job.era, job.tool, "busy", &msg));
 }
 
 /// Strips the line ending (`\n`, `\r\n`) and surrounding whitespace.

@@ -12,7 +12,6 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
 
 use crate::coalesce::Coalescer;
 use crate::config::Config;
@@ -33,7 +32,6 @@ pub struct Context {
     pub policy: TablePolicy,
     pub runner: RunnerConfig,
     pub max_line: usize,
-    pub started: Instant,
     /// The active tables osquery_registry lists, asked once by a worker the
     /// first time a tool needs them (see `catalog`).
     pub tables: OnceLock<Vec<String>>,
@@ -69,7 +67,6 @@ impl Context {
             runner,
             policy,
             config,
-            started: Instant::now(),
             tables: OnceLock::new(),
             metrics: Metrics::new(),
             health_probe: Arc::default(),

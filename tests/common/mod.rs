@@ -392,11 +392,3 @@ pub fn zombie_children(parent: u32) -> Vec<u32> {
         .map(|(p, _)| p)
         .collect()
 }
-
-/// Children (any state) of a process.
-pub fn children(parent: u32) -> Vec<u32> {
-    children_with_state(parent)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect()
-}
