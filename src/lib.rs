@@ -10,29 +10,23 @@
 //! Operating it: [`logging`] (JSON lines on stderr, forwarded to the client),
 //! [`metrics`] and [`health`], exposed as MCP resources by [`resources`].
 
-pub mod catalog;
 pub mod cli;
-pub mod coalesce;
 pub mod config;
-pub mod containment;
 pub mod guard;
-pub mod health;
 pub mod jsonrpc;
 pub mod logging;
 pub mod mcp;
 pub mod memory;
-pub mod metrics;
-pub mod modern;
+pub mod ops;
 pub mod osquery;
-pub mod pool;
-pub mod prompts;
-pub mod ratelimit;
-pub mod reader;
 pub mod redact;
-pub mod resources;
-pub mod results;
 pub mod server;
-pub mod signals;
-pub mod sql_lexer;
 pub mod tools;
-pub mod writer;
+
+// Old flat paths, kept only while the files move.
+pub use guard::lexer as sql_lexer;
+pub use mcp::{era as modern, prompts, ratelimit, resources, results};
+pub use ops::{health, metrics};
+pub use osquery::{containment, signals};
+pub use server::{coalesce, pool, reader, writer};
+pub use tools::fetch as catalog;

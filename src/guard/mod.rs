@@ -25,6 +25,8 @@ use std::fmt;
 
 use crate::sql_lexer::{Token, TokenKind, tokenize};
 
+pub mod lexer;
+
 /// Longest query accepted, in characters (SPEC §4).
 pub const MAX_QUERY_CHARS: usize = 10_000;
 
@@ -687,8 +689,8 @@ fn check_tables(body: &[Token<'_>], ctes: &[Cte], policy: &TablePolicy) -> Resul
 mod tests {
     use super::*;
 
-    const ATTACKS: &str = include_str!("../tests/guard/attacks.txt");
-    const HONEST: &str = include_str!("../tests/guard/honest.txt");
+    const ATTACKS: &str = include_str!("../../tests/guard/attacks.txt");
+    const HONEST: &str = include_str!("../../tests/guard/honest.txt");
 
     /// The corpus files keep one query per line; these escapes let a line
     /// carry characters that would otherwise break that format.

@@ -19,7 +19,12 @@ use crate::guard::TablePolicy;
 use crate::jsonrpc::RequestId;
 use crate::metrics::Metrics;
 use crate::osquery::{ChildLimits, Control, RunnerConfig};
-use crate::{health, logging, pool, reader, writer};
+use crate::{health, logging};
+
+pub mod coalesce;
+pub mod pool;
+pub mod reader;
+pub mod writer;
 
 /// Lines longer than this are discarded unread: the response cap or 16 MiB,
 /// whichever is larger.

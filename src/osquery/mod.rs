@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use wait_timeout::ChildExt;
 
+pub mod containment;
+pub mod signals;
+
 pub type Row = Map<String, Value>;
 
 /// Where osqueryi is looked for when `OSQUERY_PATH` is not set, after `PATH`.

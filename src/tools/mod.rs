@@ -11,6 +11,8 @@ use crate::catalog;
 use crate::guard::{self, TablePolicy};
 use crate::osquery::Row;
 
+pub mod fetch;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ToolName {
     SystemInfo,
