@@ -15,7 +15,8 @@ use crate::config::Config;
 use crate::jsonrpc::RequestId;
 use crate::mcp::Job;
 use crate::osquery::Control;
-use crate::server::{Context, PrivateHome};
+use crate::osquery::PrivateHome;
+use crate::server::Context;
 use crate::{health, logging, pool, server, tools};
 
 const NAME: &str = env!("CARGO_PKG_NAME");

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::config::{Config, MAX_SQL_CHARS, QUEUE_CAPACITY, WORKERS};
 use crate::jsonrpc::{INTERNAL_ERROR, Outgoing, RequestId};
 use crate::modern::{self, Era};
-use crate::osquery::{self, Control, RunnerConfig};
+use crate::osquery::{self, Control, Runner};
 use crate::server::Context;
 
 /// The query that must answer for the server to be healthy.
@@ -31,21 +31,22 @@ pub struct Report {
 }
 
 /// Runs the check now (blocking for up to twice the timeout).
-pub fn check(config: &Config, runner: &RunnerConfig, started: Instant) -> Report {
+pub fn check(config: &Config, runner: &Runner, started: Instant) -> Report {
+    let Runner::Osqueryi(runner) = runner;
     let mut reasons: Vec<String> = Vec::new();
-    let path = osquery::locate(runner.osquery_path.as_deref());
+    let path = runner.locate();
     let mut version = None;
     let mut query = json!({ "sql": PROBE_SQL, "ok": false, "duration_ms": null });
     if path.is_none() {
         reasons.push(osquery::RunError::NotFound(runner.osquery_path.clone()).to_string());
     } else {
-        match osquery::version(runner) {
+        match runner.version() {
             Ok(v) if !v.is_empty() => version = Some(v),
             Ok(_) => reasons.push("osqueryi --version printed nothing".into()),
             Err(e) => reasons.push(format!("osqueryi --version: {e}")),
         }
         let t = Instant::now();
-        let answer = osquery::run(runner, PROBE_SQL, &Control::default());
+        let answer = runner.run(PROBE_SQL, &Control::default());
         query["duration_ms"] = json!(t.elapsed().as_millis() as u64);
         match answer {
             Ok(out) if out.rows.len() == 1 && out.rows[0].get("ok") == Some(&json!("1")) => {

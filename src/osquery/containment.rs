@@ -13,7 +13,13 @@ use std::os::raw::{c_int, c_ulong};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use crate::osquery::ChildLimits;
+/// Resource limits applied to the child before it execs.
+#[derive(Debug, Clone, Copy)]
+pub struct ChildLimits {
+    pub nice: i32,
+    pub address_space_bytes: u64,
+    pub cpu_seconds: u64,
+}
 
 #[repr(C)]
 struct Rlimit {

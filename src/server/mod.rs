@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::guard::TablePolicy;
 use crate::jsonrpc::RequestId;
 use crate::metrics::Metrics;
-use crate::osquery::{ChildLimits, Control, RunnerConfig};
+use crate::osquery::{ChildLimits, Control, Osqueryi, PrivateHome, Runner};
 use crate::{health, logging};
 
 pub mod coalesce;
@@ -35,7 +35,7 @@ pub struct Context {
     /// Which tables custom_query, list_tables and describe_table may touch;
     /// also passed to osqueryi.
     pub policy: TablePolicy,
-    pub runner: RunnerConfig,
+    pub runner: Runner,
     pub max_line: usize,
     /// The active tables osquery_registry lists, asked once by a worker the
     /// first time a tool needs them (see `catalog`).
@@ -54,7 +54,7 @@ pub struct Context {
 impl Context {
     pub fn new(config: Config, home: PathBuf) -> Context {
         let policy = TablePolicy::new(config.deny_tables.clone(), config.allow_tables.clone());
-        let runner = RunnerConfig {
+        let runner = Runner::Osqueryi(Osqueryi {
             osquery_path: config.osquery_path.clone(),
             timeout: config.timeout,
             max_output: config.max_response_size,
@@ -66,7 +66,7 @@ impl Context {
                 cpu_seconds: config.child_cpu_seconds.unwrap_or(config.timeout.as_secs()),
             },
             slots: crate::osquery::Slots::new(crate::config::WORKERS),
-        };
+        });
         Context {
             max_line: config.max_response_size.max(MIN_LINE_LIMIT),
             runner,
@@ -154,66 +154,4 @@ pub fn serve(config: Config) -> std::io::Result<()> {
     let written = writer.join().unwrap_or(Ok(()));
     log::info!("all answers written; exiting");
     written
-}
-
-/// osqueryi writes `~/.osquery`; it gets a private directory of ours instead
-/// of the user's home, removed when the server exits.
-pub struct PrivateHome {
-    pub path: PathBuf,
-}
-
-impl PrivateHome {
-    pub fn create() -> std::io::Result<PrivateHome> {
-        use std::os::unix::fs::DirBuilderExt;
-        let tmp = std::env::temp_dir();
-        remove_stale_homes(&tmp);
-        // A name nobody can guess in advance: another local user who
-        // pre-creates it (a file, a link) only makes us pick another one.
-        let mut last = None;
-        for attempt in 0..16u32 {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos());
-            let path = tmp.join(format!(
-                "{HOME_PREFIX}{}.{:08x}",
-                std::process::id(),
-                nanos ^ attempt.wrapping_mul(0x9e37_79b9)
-            ));
-            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => return Ok(PrivateHome { path }),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| std::io::Error::other("no private home directory")))
-    }
-}
-
-const HOME_PREFIX: &str = "mcp-osquery-server.";
-
-/// A server killed by a signal cannot remove its home; the next one removes
-/// the homes of servers that no longer run (Linux: no `/proc/PID`). Other
-/// users' directories are left alone by the file system's permissions.
-fn remove_stale_homes(tmp: &std::path::Path) {
-    if !std::path::Path::new("/proc/self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(tmp) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(HOME_PREFIX)) else {
-            continue;
-        };
-        let pid = rest.split('.').next().unwrap_or(rest);
-        if pid.parse::<u32>().is_ok() && !std::path::Path::new("/proc").join(pid).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-impl Drop for PrivateHome {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }

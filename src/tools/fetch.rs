@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::osquery::{self, Control, Row, RunError};
+use crate::osquery::{Control, Row, RunError};
 use crate::results::Meta;
 use crate::server::Context;
 use crate::tools::{Plan, ToolName};
@@ -138,7 +138,7 @@ pub fn fetch(ctx: &Context, plan: &Plan, control: &Control) -> Result<Fetched, F
 }
 
 fn run(ctx: &Context, sql: &str, control: &Control) -> Result<Fetched, Failure> {
-    let output = osquery::run(&ctx.runner, sql, control)?;
+    let output = ctx.runner.run(sql, control)?;
     Ok(Fetched {
         rows: output.rows,
         meta: Meta::new(),
@@ -181,7 +181,7 @@ pub fn registry<'a>(ctx: &'a Context, control: &Control) -> Result<&'a [String],
     if let Some(tables) = ctx.tables.get() {
         return Ok(tables);
     }
-    let output = osquery::run(&ctx.runner, REGISTRY_SQL, control)?;
+    let output = ctx.runner.run(REGISTRY_SQL, control)?;
     let mut names: Vec<String> = output
         .rows
         .iter()
