@@ -9,15 +9,12 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::config::Config;
-use crate::jsonrpc::RequestId;
-use crate::mcp::Job;
-use crate::osquery::Control;
-use crate::osquery::PrivateHome;
-use crate::server::Context;
-use crate::{health, logging, pool, server, tools};
+use crate::osquery::{Control, PrivateHome, Row};
+use crate::tools::{Engine, Outcome};
+use crate::{health, logging, server, tools};
 
 const NAME: &str = env!("CARGO_PKG_NAME");
 /// Cells wider than this are cut in `--table` output.
@@ -175,24 +172,25 @@ fn init_quiet_logging(config: &Config) {
     });
 }
 
-/// A context like the server's, for one-shot use.
-fn one_shot() -> Result<(Context, PrivateHome), ExitCode> {
+/// What a one-shot mode needs to run osqueryi: the engine a worker would
+/// use (its HOME lives as long as the returned guard).
+fn one_shot() -> Result<(Config, Engine, PrivateHome), ExitCode> {
     let config = load_config()?;
     init_quiet_logging(&config);
     let home = PrivateHome::create().map_err(|e| {
         eprintln!("{NAME}: could not create a private HOME for osqueryi: {e}");
         ExitCode::FAILURE
     })?;
-    let ctx = Context::new(config, home.path.clone());
-    Ok((ctx, home))
+    let engine = Engine::new(&config, home.path.clone());
+    Ok((config, engine, home))
 }
 
 fn health() -> ExitCode {
-    let (ctx, _home) = match one_shot() {
+    let (config, engine, _home) = match one_shot() {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let report = health::check(&ctx.config, &ctx.runner, ctx.metrics.started());
+    let report = health::check(&config, &engine.runner, Instant::now());
     println!("{}", pretty(&report.body));
     if report.healthy {
         ExitCode::SUCCESS
@@ -219,7 +217,7 @@ fn call(args: &[String]) -> ExitCode {
         Some(Ok(_)) => return usage("the arguments must be a JSON object, e.g. '{\"limit\":3}'"),
         Some(Err(e)) => return usage(&format!("the arguments are not valid JSON: {e}")),
     };
-    let (ctx, _home) = match one_shot() {
+    let (_config, engine, _home) = match one_shot() {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -230,66 +228,51 @@ fn call(args: &[String]) -> ExitCode {
             known.join(", ")
         ));
     };
-    let plan = match tools::plan(tool, &arguments, &ctx.policy) {
+    let plan = match tools::plan(tool, &arguments, &engine.policy) {
         Ok(p) => p,
         Err(why) => {
             eprintln!("Error: {why}");
             return ExitCode::FAILURE;
         }
     };
-    let Some(id) = RequestId::from_value(&json!(0)) else {
-        return ExitCode::FAILURE;
-    };
-    let job = Job {
-        id,
-        tool: tool.id,
-        plan,
-        progress_token: None,
-        era: crate::modern::Era::Legacy,
-        control: Control::new(),
-    };
     let started = Instant::now();
-    let answer = pool::answer(&ctx, &job);
+    let fetched = engine.fetch(&plan, &Control::default());
+    let (printed, outcome) = match &fetched {
+        Ok(f) if table => (render_table(&f.rows), Outcome::Ok),
+        Ok(f) => (format!("{}\n", pretty(&f.rows)), Outcome::Ok),
+        Err(failure) => (String::new(), failure.outcome),
+    };
     log::info!(
         tool = tool.id, duration_ms = started.elapsed().as_millis() as u64,
-        response_size = answer.result.get().len() as u64, outcome = answer.outcome;
+        response_size = printed.len() as u64, outcome = outcome.as_str();
         "tool call finished"
     );
-    let result: Value = serde_json::from_str(answer.result.get()).unwrap_or(Value::Null);
-    let texts: Vec<&str> = result["content"]
-        .as_array()
-        .map(|c| c.iter().filter_map(|i| i["text"].as_str()).collect())
-        .unwrap_or_default();
-    if result["isError"] != json!(false) {
-        eprintln!("{}", texts.first().unwrap_or(&"Error: the call failed"));
-        return ExitCode::FAILURE;
+    match fetched {
+        Ok(f) => {
+            print!("{printed}");
+            // Notes (e.g. "more rows exist") follow the rows; stdout stays pure data.
+            if let Some(note) = f.note {
+                eprintln!("{note}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            eprintln!("Error: {}", failure.message);
+            ExitCode::FAILURE
+        }
     }
-    let rows = result["structuredContent"]["rows"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if table {
-        print!("{}", render_table(&rows));
-    } else {
-        println!("{}", pretty(&Value::Array(rows)));
-    }
-    // Notes (e.g. "more rows exist") follow the rows; stdout stays pure data.
-    for note in texts.iter().skip(1) {
-        eprintln!("{note}");
-    }
-    ExitCode::SUCCESS
 }
 
-fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+fn pretty(v: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
 /// Rows as an aligned text table: one column per field, in the order fields
 /// first appear; long cells are cut with `…`.
-pub fn render_table(rows: &[Value]) -> String {
+pub fn render_table(rows: &[Row]) -> String {
     let mut columns: Vec<&str> = Vec::new();
     for row in rows {
-        for key in row.as_object().into_iter().flat_map(|o| o.keys()) {
+        for key in row.keys() {
             if !columns.contains(&key.as_str()) {
                 columns.push(key);
             }
@@ -298,7 +281,7 @@ pub fn render_table(rows: &[Value]) -> String {
     if columns.is_empty() {
         return "(no rows)\n".to_string();
     }
-    let cell = |row: &Value, col: &str| -> String {
+    let cell = |row: &Row, col: &str| -> String {
         let text = match row.get(col) {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s.clone(),
@@ -355,13 +338,17 @@ pub fn render_table(rows: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn tables_align_columns_in_first_seen_order() {
-        let rows = vec![
+        let rows: Vec<Row> = [
             json!({"pid": "1", "name": "systemd"}),
             json!({"pid": "1234", "name": "nginx", "extra": "x\ny"}),
-        ];
+        ]
+        .into_iter()
+        .filter_map(|v| v.as_object().cloned())
+        .collect();
         assert_eq!(
             render_table(&rows),
             "name     pid   extra\n-------  ----  -----\nsystemd  1\nnginx    1234  x y\n"

@@ -29,4 +29,3 @@ pub use mcp::{era as modern, prompts, ratelimit, resources, results};
 pub use ops::{health, metrics};
 pub use osquery::{containment, signals};
 pub use server::{coalesce, pool, reader, writer};
-pub use tools::fetch as catalog;

@@ -165,7 +165,7 @@ impl Session {
                 &format!("Unknown tool: {name}"),
             );
         };
-        let plan = match tools::plan(tool, &args, &ctx.policy) {
+        let plan = match tools::plan(tool, &args, &ctx.engine.policy) {
             Ok(plan) => plan,
             Err(why) => return refuse(ctx, id, era, tool.id, "rejected", &why),
         };

@@ -11,14 +11,12 @@
 
 use std::io::Write;
 
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
-use crate::modern::Era;
+use super::era::Era;
 use crate::osquery::Row;
-
-/// Extra fields of `structuredContent` besides `rows`.
-pub type Meta = Map<String, Value>;
+use crate::tools::{Failure, Fetched, Outcome, StructuredMeta};
 
 const HEAD: &[u8] = b"{\"structuredContent\":{\"rows\":";
 const TEXT: &[u8] = b"},\"content\":[{\"type\":\"text\",\"text\":\"";
@@ -36,13 +34,39 @@ pub const MAX_RESULT_BYTES: usize = 10 * 1024 * 1024 - 64 * 1024;
 /// says where the rows are instead of repeating them (MCP asks for the text
 /// copy only as a SHOULD); when even one copy would not fit, the call fails
 /// with an error that says how to narrow it.
-pub fn success(rows: Vec<Row>, meta: &Meta, note: Option<&str>, era: Era) -> Box<RawValue> {
+/// The result of one call, before it becomes a message.
+#[derive(Clone)]
+pub struct Answer {
+    pub result: Box<RawValue>,
+    pub outcome: Outcome,
+}
+
+/// A call's rows, or why it has none, as a tool result of `era`'s shape.
+pub fn answer(fetched: Result<Fetched, Failure>, era: Era) -> Answer {
+    match fetched {
+        Ok(f) => Answer {
+            result: success(f.rows, &f.meta, f.note.as_deref(), era),
+            outcome: Outcome::Ok,
+        },
+        Err(f) => Answer {
+            result: error(&f.message, era),
+            outcome: f.outcome,
+        },
+    }
+}
+
+pub fn success(
+    rows: Vec<Row>,
+    meta: &StructuredMeta,
+    note: Option<&str>,
+    era: Era,
+) -> Box<RawValue> {
     success_within(rows, meta, note, era, MAX_RESULT_BYTES)
 }
 
 fn success_within(
     rows: Vec<Row>,
-    meta: &Meta,
+    meta: &StructuredMeta,
     note: Option<&str>,
     era: Era,
     budget: usize,
@@ -54,13 +78,11 @@ fn success_within(
     let members = era.tool_result_members();
     // The note is its own content item so the first one stays pure JSON.
     let note = note.map(|n| Value::String(n.to_string()).to_string());
-    let mut fields = String::new();
-    for (k, v) in meta {
-        fields.push(',');
-        fields.push_str(&Value::String(k.clone()).to_string());
-        fields.push(':');
-        fields.push_str(&v.to_string());
-    }
+    // The metadata's members, appended after `rows` inside structuredContent.
+    let fields = match serde_json::to_string(meta) {
+        Ok(object) => format!(",{}", &object[1..object.len() - 1]),
+        Err(_) => return error("internal error serialising the rows", era),
+    };
     let frame = HEAD.len()
         + size.raw
         + fields.len()
@@ -215,6 +237,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn meta() -> StructuredMeta {
+        StructuredMeta {
+            elapsed_ms: 0,
+            row_count: 0,
+            sql: None,
+            sources: None,
+            truncated: false,
+        }
+    }
+
     #[test]
     fn success_carries_rows_twice_and_meta() {
         let rows: Vec<Row> = vec![
@@ -223,8 +255,10 @@ mod tests {
                 .cloned()
                 .unwrap_or_default(),
         ];
-        let mut meta = Meta::new();
-        meta.insert("row_count".into(), json!(1));
+        let meta = StructuredMeta {
+            row_count: 1,
+            ..meta()
+        };
         let v: Value =
             serde_json::from_str(success(rows, &meta, None, Era::Legacy).get()).expect("valid");
         assert_eq!(v["isError"], false);
@@ -253,7 +287,7 @@ mod tests {
         // 10 rows of ~120 bytes: ~1.2 KB once, ~2.5 KB twice.
         let both = parse(success_within(
             rows_of(10),
-            &Meta::new(),
+            &meta(),
             None,
             Era::Legacy,
             4000,
@@ -265,7 +299,7 @@ mod tests {
         );
         let one = parse(success_within(
             rows_of(10),
-            &Meta::new(),
+            &meta(),
             Some("n"),
             Era::Legacy,
             2000,
@@ -283,7 +317,7 @@ mod tests {
         assert_eq!(one["content"][1]["text"], "n");
         let none = parse(success_within(
             rows_of(10),
-            &Meta::new(),
+            &meta(),
             None,
             Era::Legacy,
             1000,
@@ -308,7 +342,7 @@ mod tests {
                 .unwrap_or_default(),
         ];
         let expected_text = serde_json::to_string(&rows).expect("rows serialise");
-        let body = success(rows.clone(), &Meta::new(), Some("n"), Era::Legacy);
+        let body = success(rows.clone(), &meta(), Some("n"), Era::Legacy);
         let v: Value = serde_json::from_str(body.get()).expect("valid");
         assert_eq!(v["content"][0]["text"], expected_text.as_str());
         assert_eq!(v["content"][1]["text"], "n");
@@ -318,7 +352,7 @@ mod tests {
     #[test]
     fn notes_precede_the_rows_in_text() {
         let v: Value = serde_json::from_str(
-            success(Vec::new(), &Meta::new(), Some("showing 0"), Era::Legacy).get(),
+            success(Vec::new(), &meta(), Some("showing 0"), Era::Legacy).get(),
         )
         .expect("valid");
         assert_eq!(v["content"][0]["text"], "[]");
@@ -329,10 +363,10 @@ mod tests {
     fn modern_results_say_they_are_complete() {
         let modern = Era::Modern { log_level: None };
         for body in [
-            success(Vec::new(), &Meta::new(), Some("note"), modern),
+            success(Vec::new(), &meta(), Some("note"), modern),
             success(
                 vec![json!({"a": "1"}).as_object().cloned().unwrap_or_default()],
-                &Meta::new(),
+                &meta(),
                 None,
                 modern,
             ),

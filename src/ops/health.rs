@@ -128,9 +128,9 @@ pub fn answer_later(
         }
         *waiting = Some(vec![(id, era)]);
     }
-    let (config, runner, started) = (
+    let (config, engine, started) = (
         ctx.config.clone(),
-        ctx.runner.clone(),
+        ctx.engine.clone(),
         ctx.metrics.started(),
     );
     let (thread_probe, thread_out) = (probe.clone(), out.clone());
@@ -138,7 +138,7 @@ pub fn answer_later(
         .name("health".into())
         .spawn(move || {
             let result = catch_unwind(AssertUnwindSafe(|| {
-                reply(&check(&config, &runner, started))
+                reply(&check(&config, &engine.runner, started))
             }));
             for (id, era) in thread_probe.take() {
                 let msg = match &result {

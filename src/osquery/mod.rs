@@ -30,7 +30,7 @@ pub type Row = Map<String, Value>;
 
 /// What answers queries. A later backend is one more variant here; callers
 /// hold a `Runner` and never name the process machinery.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Runner {
     Osqueryi(Osqueryi),
 }

@@ -11,14 +11,14 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::coalesce::Coalescer;
 use crate::config::Config;
-use crate::guard::TablePolicy;
 use crate::jsonrpc::RequestId;
 use crate::metrics::Metrics;
-use crate::osquery::{ChildLimits, Control, Osqueryi, PrivateHome, Runner};
+use crate::osquery::{Control, PrivateHome};
+use crate::tools::Engine;
 use crate::{health, logging};
 
 pub mod coalesce;
@@ -32,14 +32,9 @@ const MIN_LINE_LIMIT: usize = 16 * 1024 * 1024;
 
 pub struct Context {
     pub config: Config,
-    /// Which tables custom_query, list_tables and describe_table may touch;
-    /// also passed to osqueryi.
-    pub policy: TablePolicy,
-    pub runner: Runner,
+    /// What workers use to answer calls.
+    pub engine: Arc<Engine>,
     pub max_line: usize,
-    /// The active tables osquery_registry lists, asked once by a worker the
-    /// first time a tool needs them (see `catalog`).
-    pub tables: OnceLock<Vec<String>>,
     pub metrics: Metrics,
     /// The health check in progress, if any (see [`health::answer_later`]).
     pub health_probe: Arc<health::Probe>,
@@ -53,26 +48,10 @@ pub struct Context {
 
 impl Context {
     pub fn new(config: Config, home: PathBuf) -> Context {
-        let policy = TablePolicy::new(config.deny_tables.clone(), config.allow_tables.clone());
-        let runner = Runner::Osqueryi(Osqueryi {
-            osquery_path: config.osquery_path.clone(),
-            timeout: config.timeout,
-            max_output: config.max_response_size,
-            disable_tables: policy.disable_tables_flag(),
-            home,
-            limits: ChildLimits {
-                nice: config.child_nice,
-                address_space_bytes: config.child_memory_bytes,
-                cpu_seconds: config.child_cpu_seconds.unwrap_or(config.timeout.as_secs()),
-            },
-            slots: crate::osquery::Slots::new(crate::config::WORKERS),
-        });
         Context {
             max_line: config.max_response_size.max(MIN_LINE_LIMIT),
-            runner,
-            policy,
+            engine: Arc::new(Engine::new(&config, home)),
             config,
-            tables: OnceLock::new(),
             metrics: Metrics::new(),
             health_probe: Arc::default(),
             inflight: Mutex::new(HashMap::new()),

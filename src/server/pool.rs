@@ -12,14 +12,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use serde_json::{Value, json};
 
-use crate::catalog;
 use crate::config::{QUEUE_CAPACITY, WORKERS};
 use crate::jsonrpc::Outgoing;
 use crate::mcp::Job;
 use crate::osquery::Control;
-use crate::results;
+use crate::results::{self, Answer};
 use crate::server::Context;
-use crate::tools::{self, ToolName};
+use crate::tools::Outcome;
 
 pub struct Pool {
     workers: Vec<JoinHandle<()>>,
@@ -55,13 +54,6 @@ fn work(ctx: &Context, jobs: &Receiver<Box<Job>>, out: &Sender<Outgoing>) {
         serve(ctx, &job, out);
         ctx.unregister(&job.id);
     }
-}
-
-/// The result of one call, before it becomes a message.
-#[derive(Clone)]
-pub struct Answer {
-    pub result: Box<serde_json::value::RawValue>,
-    pub outcome: &'static str,
 }
 
 /// Runs a job and answers it, and every identical call that joined it while
@@ -104,7 +96,7 @@ fn run_isolated(ctx: &Context, job: &Job, control: &Control) -> Answer {
                     "internal error while serving this call; the server keeps running",
                     job.era,
                 ),
-                outcome: "tool_error",
+                outcome: Outcome::ToolError,
             }
         }
     }
@@ -130,21 +122,15 @@ fn deliver(
     progress(out, job, 1.0, "done");
     let response_size = answer.result.get().len() as u64;
     ctx.metrics
-        .tool_call(job.tool, answer.outcome, Some(duration));
+        .tool_call(job.tool, answer.outcome.as_str(), Some(duration));
     log::info!(
-        tool = job.tool, duration_ms = duration_ms, response_size = response_size, outcome = answer.outcome;
+        tool = job.tool, duration_ms = duration_ms, response_size = response_size, outcome = answer.outcome.as_str();
         "tool call finished"
     );
     let _ = out.send(Outgoing::raw_result(job.id.clone(), answer.result));
 }
 
-/// Runs one validated call: osqueryi, then the tool's finishing and redaction.
-/// The one-shot command line (`call`) uses it too, so both paths behave alike.
-pub fn answer(ctx: &Context, job: &Job) -> Answer {
-    answer_under(ctx, job, &job.control)
-}
-
-/// [`answer`], with the run obeying `control` (a coalesced call's shared one).
+/// Runs one call, with the run obeying `control` (a coalesced call's shared one).
 fn answer_under(ctx: &Context, job: &Job, control: &Control) -> Answer {
     #[cfg(debug_assertions)]
     if let Some(marker) = &ctx.panic_marker {
@@ -154,48 +140,7 @@ fn answer_under(ctx: &Context, job: &Job, control: &Control) -> Answer {
             "injected test panic"
         );
     }
-    log::debug!(tool = job.tool; "sql: {}", crate::logging::truncate(&job.plan.sql, 200));
-    let started = Instant::now();
-    let fetched = match catalog::fetch(ctx, &job.plan, control) {
-        Ok(f) => f,
-        Err(f) => {
-            return Answer {
-                result: results::error(&f.message, job.era),
-                outcome: f.outcome,
-            };
-        }
-    };
-    for w in &fetched.warnings {
-        log::warn!(tool = job.tool; "osqueryi: {w}");
-    }
-    let total = fetched.rows.len();
-    let mut rows = tools::finish(&job.plan, fetched.rows);
-    if ctx.config.redact {
-        crate::redact::redact_rows(&mut rows);
-    }
-    let truncated = rows.len() < total;
-    let mut meta = fetched.meta;
-    meta.insert("row_count".into(), json!(rows.len()));
-    meta.insert("truncated".into(), json!(truncated));
-    meta.insert(
-        "elapsed_ms".into(),
-        json!(started.elapsed().as_millis() as u64),
-    );
-    if job.plan.tool == ToolName::CustomQuery {
-        meta.insert("sql".into(), Value::String(job.plan.sql.clone()));
-    }
-    let note = truncated.then(|| {
-        format!(
-            "showing the first {} rows of {}; more exist: raise `limit` (up to {}) to see them",
-            rows.len(),
-            job.tool,
-            tools::LIMIT_MAX
-        )
-    });
-    Answer {
-        result: results::success(rows, &meta, note.as_deref(), job.era),
-        outcome: "ok",
-    }
+    results::answer(ctx.engine.fetch(&job.plan, control), job.era)
 }
 
 fn progress(out: &Sender<Outgoing>, job: &Job, progress: f64, message: &str) {

@@ -1,99 +1,86 @@
-//! What this host's osquery offers, and the work a worker does for one call:
-//! the active tables of `osquery_registry` (asked once, cached in the
-//! [`Context`]), the package and service queries narrowed to the tables that
-//! exist, list_tables' filter and describe_table's checks.
+//! The work a worker does for one call: an [`Engine`] runs a [`Plan`] and
+//! hands back typed rows and metadata. It asks `osquery_registry` for the
+//! active tables once and caches them, narrows the package and service
+//! queries to the tables that exist, filters list_tables, checks
+//! describe_table's answer, cuts and enriches the rows and masks secrets.
 //!
-//! Everything here runs on a worker thread: asking the registry starts
-//! osqueryi, which the reader thread must never wait for.
+//! Everything here may block on osqueryi, so it runs on a worker thread (or
+//! the one-shot command line), never on the reader.
 
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::osquery::{Control, Row, RunError};
-use crate::results::Meta;
-use crate::server::Context;
-use crate::tools::{Plan, ToolName};
+use super::queries::{self, PACKAGE_SOURCES, REGISTRY_SQL, SERVICE_SOURCES, Source};
+use super::{LIMIT_MAX, Outcome, Plan, ToolName, enrich};
+use crate::config::{Config, WORKERS};
+use crate::guard::TablePolicy;
+use crate::osquery::{ChildLimits, Control, Osqueryi, Row, RunError, Runner, Slots};
 
-/// The server's own discovery query (never the user's: no guard involved).
-pub const REGISTRY_SQL: &str =
-    "SELECT name FROM osquery_registry WHERE registry = 'table' AND active = 1;";
-
-/// One table a fixed tool can read, and how its rows become the tool's
-/// columns. Every `select` names the same columns, so any subset can be
-/// joined with UNION ALL.
-pub struct Source {
-    pub table: &'static str,
-    pub select: &'static str,
-}
-
-#[cfg(not(target_os = "macos"))]
-pub const PACKAGE_SOURCES: &[Source] = &[
-    Source {
-        table: "deb_packages",
-        select: "SELECT name, version, arch, 'deb' AS source FROM deb_packages",
-    },
-    Source {
-        table: "rpm_packages",
-        select: "SELECT name, version || '-' || release AS version, arch, 'rpm' AS source FROM rpm_packages",
-    },
-    Source {
-        table: "portage_packages",
-        select: "SELECT package AS name, version, '' AS arch, 'portage' AS source FROM portage_packages",
-    },
-];
-#[cfg(target_os = "macos")]
-pub const PACKAGE_SOURCES: &[Source] = &[
-    Source {
-        table: "apps",
-        select: "SELECT name, bundle_short_version AS version, '' AS arch, 'apps' AS source FROM apps",
-    },
-    Source {
-        table: "homebrew_packages",
-        select: "SELECT name, version, '' AS arch, 'homebrew' AS source FROM homebrew_packages",
-    },
-];
-
-#[cfg(not(target_os = "macos"))]
-pub const SERVICE_SOURCES: &[Source] = &[Source {
-    table: "systemd_units",
-    select: "SELECT id AS name, description, active_state AS state, sub_state, fragment_path, user FROM systemd_units WHERE active_state = 'active' AND sub_state = 'running'",
-}];
-#[cfg(target_os = "macos")]
-pub const SERVICE_SOURCES: &[Source] = &[Source {
-    table: "launchd",
-    select: "SELECT label AS name, program AS description, 'loaded' AS state, '' AS sub_state, path AS fragment_path, username AS user FROM launchd WHERE disabled != '1'",
-}];
-
-pub fn union_sql<'a>(sources: impl IntoIterator<Item = &'a Source>) -> String {
-    let parts: Vec<&str> = sources.into_iter().map(|s| s.select).collect();
-    format!("{};", parts.join(" UNION ALL "))
-}
-
-/// `name` is a validated identifier; quoting keeps names that are also SQL
-/// keywords (`group`) working.
-pub fn columns_sql(name: &str) -> String {
-    format!("PRAGMA table_info(\"{name}\");")
+/// What a worker needs to answer a call, and nothing of the server around
+/// it: the command line builds one for a one-shot call or health check.
+#[derive(Debug)]
+pub struct Engine {
+    pub runner: Runner,
+    /// Which tables custom_query, list_tables and describe_table may touch;
+    /// also passed to osqueryi.
+    pub policy: TablePolicy,
+    /// Mask values that look like secrets before anyone sees them.
+    pub redact: bool,
+    /// The active tables osquery_registry lists, asked once by a worker the
+    /// first time a tool needs them.
+    tables: OnceLock<Vec<String>>,
 }
 
 /// Rows to answer with, and what `structuredContent` says besides them.
+#[derive(Debug)]
 pub struct Fetched {
     pub rows: Vec<Row>,
-    pub meta: Meta,
-    /// osquery's own warnings, for the log.
-    pub warnings: Vec<String>,
+    pub meta: StructuredMeta,
+    /// A line for the reader when rows were cut ("more exist").
+    pub note: Option<String>,
+}
+
+/// The fields of `structuredContent` besides `rows`. Declared in name order,
+/// the order they have always been written in.
+#[derive(Debug, Clone, Serialize)]
+pub struct StructuredMeta {
+    pub elapsed_ms: u64,
+    pub row_count: usize,
+    /// custom_query: the SQL that ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+    /// installed_packages, running_services: the tables the rows came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<&'static str>>,
+    pub truncated: bool,
 }
 
 /// Why a call has no rows: the text the model reads, and the log outcome.
+#[derive(Debug)]
 pub struct Failure {
     pub message: String,
-    pub outcome: &'static str,
+    pub outcome: Outcome,
+}
+
+impl Failure {
+    fn tool_error(message: String) -> Failure {
+        Failure {
+            message,
+            outcome: Outcome::ToolError,
+        }
+    }
 }
 
 impl From<RunError> for Failure {
     fn from(e: RunError) -> Failure {
         let outcome = match e {
-            RunError::Timeout(_) => "timeout",
-            RunError::Cancelled => "cancelled",
-            _ => "tool_error",
+            RunError::Timeout(_) => Outcome::Timeout,
+            RunError::Cancelled => Outcome::Cancelled,
+            _ => Outcome::ToolError,
         };
         Failure {
             message: e.to_string(),
@@ -102,136 +89,180 @@ impl From<RunError> for Failure {
     }
 }
 
-/// Gets the rows for a planned call (before `tools::finish`).
-pub fn fetch(ctx: &Context, plan: &Plan, control: &Control) -> Result<Fetched, Failure> {
-    match plan.tool {
-        ToolName::ListTables => {
-            let tables = registry(ctx, control)?;
-            let rows = tables
-                .iter()
-                .filter(|t| ctx.policy.is_table_allowed(t))
-                .filter(|t| plan.pattern.as_deref().is_none_or(|p| t.contains(p)))
-                .map(|t| row(json!({ "name": t })))
-                .collect();
-            Ok(Fetched {
-                rows,
-                meta: Meta::new(),
-                warnings: Vec::new(),
-            })
+/// Rows as osquery gave them, before the tool cuts and enriches them.
+struct Raw {
+    rows: Vec<Row>,
+    sources: Option<Vec<&'static str>>,
+    /// osquery's own warnings, for the log.
+    warnings: Vec<String>,
+}
+
+impl Raw {
+    fn rows(rows: Vec<Row>) -> Raw {
+        Raw {
+            rows,
+            sources: None,
+            warnings: Vec::new(),
         }
-        ToolName::DescribeTable => {
-            // plan() already refused tables outside the policy.
-            let table = plan.table.as_deref().unwrap_or_default();
-            let fetched = run(ctx, &plan.sql, control)?;
-            if fetched.rows.is_empty() {
-                return Err(Failure {
-                    message: format!("no such table: {table}; use list_tables"),
-                    outcome: "tool_error",
-                });
-            }
-            Ok(fetched)
-        }
-        ToolName::InstalledPackages => narrowed(ctx, control, PACKAGE_SOURCES, "package tables"),
-        ToolName::RunningServices => narrowed(ctx, control, SERVICE_SOURCES, "service table"),
-        _ => run(ctx, &plan.sql, control),
     }
 }
 
-fn run(ctx: &Context, sql: &str, control: &Control) -> Result<Fetched, Failure> {
-    let output = ctx.runner.run(sql, control)?;
-    Ok(Fetched {
-        rows: output.rows,
-        meta: Meta::new(),
-        warnings: output.warnings,
-    })
-}
+impl Engine {
+    /// An engine running osqueryi as `config` says, with `home` as its HOME.
+    pub fn new(config: &Config, home: PathBuf) -> Engine {
+        let policy = TablePolicy::new(config.deny_tables.clone(), config.allow_tables.clone());
+        let runner = Runner::Osqueryi(Osqueryi {
+            osquery_path: config.osquery_path.clone(),
+            timeout: config.timeout,
+            max_output: config.max_response_size,
+            disable_tables: policy.disable_tables_flag(),
+            home,
+            limits: ChildLimits {
+                nice: config.child_nice,
+                address_space_bytes: config.child_memory_bytes,
+                cpu_seconds: config.child_cpu_seconds.unwrap_or(config.timeout.as_secs()),
+            },
+            slots: Slots::new(WORKERS),
+        });
+        Engine {
+            runner,
+            policy,
+            redact: config.redact,
+            tables: OnceLock::new(),
+        }
+    }
 
-/// Runs a fixed tool over only the candidate tables this host's osquery has:
-/// one missing table would otherwise fail the whole UNION with "no such table".
-fn narrowed(
-    ctx: &Context,
-    control: &Control,
-    candidates: &[Source],
-    what: &str,
-) -> Result<Fetched, Failure> {
-    let tables = registry(ctx, control)?;
-    let present: Vec<&Source> = candidates
-        .iter()
-        .filter(|s| tables.iter().any(|t| t == s.table))
-        .collect();
-    if present.is_empty() {
-        let looked: Vec<&str> = candidates.iter().map(|s| s.table).collect();
-        return Err(Failure {
-            message: format!(
+    /// Answers a planned call: its rows cut to the limit, enriched and
+    /// redacted, with the metadata the result carries.
+    pub fn fetch(&self, plan: &Plan, control: &Control) -> Result<Fetched, Failure> {
+        let tool = plan.tool.as_str();
+        log::debug!(tool = tool; "sql: {}", crate::logging::truncate(&plan.sql, 200));
+        let started = Instant::now();
+        let raw = self.raw(plan, control)?;
+        for w in &raw.warnings {
+            log::warn!(tool = tool; "osqueryi: {w}");
+        }
+        let total = raw.rows.len();
+        let mut rows = enrich::finish(plan, raw.rows);
+        if self.redact {
+            crate::redact::redact_rows(&mut rows);
+        }
+        let truncated = rows.len() < total;
+        let note = truncated.then(|| {
+            format!(
+                "showing the first {} rows of {tool}; more exist: raise `limit` (up to {LIMIT_MAX}) to see them",
+                rows.len(),
+            )
+        });
+        let meta = StructuredMeta {
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            row_count: rows.len(),
+            sql: (plan.tool == ToolName::CustomQuery).then(|| plan.sql.clone()),
+            sources: raw.sources,
+            truncated,
+        };
+        Ok(Fetched { rows, meta, note })
+    }
+
+    /// Gets the rows for a planned call (before `enrich::finish`).
+    fn raw(&self, plan: &Plan, control: &Control) -> Result<Raw, Failure> {
+        match plan.tool {
+            ToolName::ListTables => {
+                let tables = self.registry(control)?;
+                let rows = tables
+                    .iter()
+                    .filter(|t| self.policy.is_table_allowed(t))
+                    .filter(|t| plan.pattern.as_deref().is_none_or(|p| t.contains(p)))
+                    .map(|t| row(json!({ "name": t })))
+                    .collect();
+                Ok(Raw::rows(rows))
+            }
+            ToolName::DescribeTable => {
+                // plan() already refused tables outside the policy.
+                let table = plan.table.as_deref().unwrap_or_default();
+                let raw = self.run(&plan.sql, control)?;
+                if raw.rows.is_empty() {
+                    return Err(Failure::tool_error(format!(
+                        "no such table: {table}; use list_tables"
+                    )));
+                }
+                Ok(raw)
+            }
+            ToolName::InstalledPackages => {
+                self.narrowed(control, PACKAGE_SOURCES, "package tables")
+            }
+            ToolName::RunningServices => self.narrowed(control, SERVICE_SOURCES, "service table"),
+            _ => self.run(&plan.sql, control),
+        }
+    }
+
+    fn run(&self, sql: &str, control: &Control) -> Result<Raw, Failure> {
+        let output = self.runner.run(sql, control)?;
+        Ok(Raw {
+            rows: output.rows,
+            sources: None,
+            warnings: output.warnings,
+        })
+    }
+
+    /// Runs a fixed tool over only the candidate tables this host's osquery
+    /// has: one missing table would otherwise fail the whole UNION with "no
+    /// such table".
+    fn narrowed(
+        &self,
+        control: &Control,
+        candidates: &[Source],
+        what: &str,
+    ) -> Result<Raw, Failure> {
+        let tables = self.registry(control)?;
+        let present: Vec<&Source> = candidates
+            .iter()
+            .filter(|s| tables.iter().any(|t| t == s.table))
+            .collect();
+        if present.is_empty() {
+            let looked: Vec<&str> = candidates.iter().map(|s| s.table).collect();
+            return Err(Failure::tool_error(format!(
                 "this host's osquery has no {what} (looked for {}); custom_query with list_tables may find another source",
                 looked.join(", ")
-            ),
-            outcome: "tool_error",
-        });
+            )));
+        }
+        let sources = present.iter().map(|s| s.table).collect();
+        let mut raw = self.run(&queries::union_sql(present), control)?;
+        raw.sources = Some(sources);
+        Ok(raw)
     }
-    let sources: Vec<Value> = present.iter().map(|s| json!(s.table)).collect();
-    let mut fetched = run(ctx, &union_sql(present), control)?;
-    fetched.meta.insert("sources".into(), Value::Array(sources));
-    Ok(fetched)
-}
 
-/// The active tables, asked on first use and then cached: the osqueryi binary
-/// does not change under a running server. A failed lookup is not cached.
-pub fn registry<'a>(ctx: &'a Context, control: &Control) -> Result<&'a [String], Failure> {
-    if let Some(tables) = ctx.tables.get() {
-        return Ok(tables);
+    /// The active tables, asked on first use and then cached: the osqueryi
+    /// binary does not change under a running server. A failed lookup is not
+    /// cached.
+    fn registry(&self, control: &Control) -> Result<&[String], Failure> {
+        if let Some(tables) = self.tables.get() {
+            return Ok(tables);
+        }
+        let output = self.runner.run(REGISTRY_SQL, control)?;
+        let mut names: Vec<String> = output
+            .rows
+            .iter()
+            .filter_map(|r| r.get("name").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names.dedup();
+        if names.is_empty() {
+            return Err(Failure::tool_error(
+                "osquery_registry listed no tables; is this osqueryi working?".into(),
+            ));
+        }
+        log::info!("osquery offers {} tables", names.len());
+        // Two workers may race to fill the cache; either answer is the same.
+        let _ = self.tables.set(names);
+        Ok(self.tables.get().map(Vec::as_slice).unwrap_or_default())
     }
-    let output = ctx.runner.run(REGISTRY_SQL, control)?;
-    let mut names: Vec<String> = output
-        .rows
-        .iter()
-        .filter_map(|r| r.get("name").and_then(Value::as_str))
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names.dedup();
-    if names.is_empty() {
-        return Err(Failure {
-            message: "osquery_registry listed no tables; is this osqueryi working?".into(),
-            outcome: "tool_error",
-        });
-    }
-    log::info!("osquery offers {} tables", names.len());
-    // Two workers may race to fill the cache; either answer is the same.
-    let _ = ctx.tables.set(names);
-    Ok(ctx.tables.get().map(Vec::as_slice).unwrap_or_default())
 }
 
 fn row(v: Value) -> Row {
     match v {
         Value::Object(m) => m,
         _ => Row::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn union_names_every_source_and_ends_once() {
-        let sql = union_sql(PACKAGE_SOURCES);
-        assert_eq!(
-            sql.matches(" UNION ALL ").count(),
-            PACKAGE_SOURCES.len() - 1
-        );
-        assert!(sql.ends_with(';') && !sql.ends_with(";;"));
-        for s in PACKAGE_SOURCES.iter().chain(SERVICE_SOURCES) {
-            assert!(
-                s.select.contains(&format!("FROM {}", s.table)),
-                "{}",
-                s.table
-            );
-        }
-    }
-
-    #[test]
-    fn columns_sql_quotes_the_name() {
-        assert_eq!(columns_sql("group"), "PRAGMA table_info(\"group\");");
     }
 }
