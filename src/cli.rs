@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
-use crate::config::Config;
+use crate::config::{Config, SERVER};
 use crate::osquery::{Control, PrivateHome, Row};
 use crate::tools::{Engine, Outcome};
 use crate::{health, logging, server, tools};
 
-const NAME: &str = env!("CARGO_PKG_NAME");
+const NAME: &str = SERVER.name;
 /// Cells wider than this are cut in `--table` output.
 const MAX_CELL: usize = 60;
 
@@ -71,7 +71,7 @@ pub fn run(args: &[String]) -> ExitCode {
     match args.first().map(String::as_str) {
         None => serve(),
         Some("--version" | "-V") if args.len() == 1 => {
-            println!("{NAME} {}", env!("CARGO_PKG_VERSION"));
+            println!("{NAME} {}", SERVER.version);
             ExitCode::SUCCESS
         }
         Some("--help" | "-h") if args.len() == 1 => {
@@ -87,7 +87,7 @@ pub fn run(args: &[String]) -> ExitCode {
 pub fn help() -> String {
     let mut h = format!(
         "{NAME} {} - a read-only MCP server that answers questions about this host through osquery.\n\n",
-        env!("CARGO_PKG_VERSION")
+        SERVER.version
     );
     let lines = [
         "USAGE:".to_string(),

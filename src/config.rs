@@ -7,6 +7,23 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::Serialize;
+
+/// Who we are: the one identity the handshake, every stateless result's
+/// `_meta`, the health report and `--version` give.
+#[derive(Debug, Serialize)]
+pub struct ServerInfo {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub version: &'static str,
+}
+
+pub const SERVER: ServerInfo = ServerInfo {
+    name: env!("CARGO_PKG_NAME"),
+    title: "osquery (read-only)",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
 /// Fixed by design: at most this many osqueryi processes at once.
 pub const WORKERS: usize = 5;
 /// Tool calls that may wait for a worker; beyond this a call is answered "busy".

@@ -1,4 +1,5 @@
-//! Giving memory back to the system after a large result.
+//! This process's memory: how much it holds (for metrics), and giving it
+//! back to the system after a large result.
 //!
 //! A big answer is parsed into many small row allocations. glibc keeps freed
 //! small blocks in the worker's arena (resident), so without a nudge the
@@ -6,6 +7,8 @@
 //! filled, and peak RSS is the sum of both. `malloc_trim` returns the free
 //! pages at once. Other C libraries (musl) release eagerly on their own, so
 //! there this is a no-op.
+
+use serde::Serialize;
 
 /// Results smaller than this are not worth a trim.
 pub const TRIM_AFTER_BYTES: usize = 1024 * 1024;
@@ -24,3 +27,46 @@ pub fn release_free_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn release_free_memory() {}
+
+/// Resident memory of this process, from `/proc/self/status` (Linux only;
+/// `None` elsewhere or when the file cannot be read).
+#[derive(Debug, Default, PartialEq, Serialize)]
+pub struct Memory {
+    pub rss_bytes: Option<u64>,
+    pub peak_rss_bytes: Option<u64>,
+}
+
+impl Memory {
+    pub fn read() -> Memory {
+        std::fs::read_to_string("/proc/self/status")
+            .map(|s| Memory::parse(&s))
+            .unwrap_or_default()
+    }
+
+    pub fn parse(status: &str) -> Memory {
+        let field = |name: &str| {
+            status.lines().find_map(|line| {
+                let rest = line.strip_prefix(name)?.strip_prefix(':')?;
+                let kb = rest.trim().strip_suffix("kB")?.trim();
+                kb.parse::<u64>().ok().map(|n| n * 1024)
+            })
+        };
+        Memory {
+            rss_bytes: field("VmRSS"),
+            peak_rss_bytes: field("VmHWM"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_give_bytes() {
+        let m = Memory::parse("Name:\tx\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\n");
+        assert_eq!(m.rss_bytes, Some(1024 * 1024));
+        assert_eq!(m.peak_rss_bytes, Some(2048 * 1024));
+        assert_eq!(Memory::parse("VmRSS: lots\n"), Memory::default());
+    }
+}

@@ -11,16 +11,15 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use crate::config::SERVER;
 use crate::jsonrpc::{self, INVALID_PARAMS, Incoming, METHOD_NOT_FOUND, Outgoing, RequestId};
 use crate::modern::{self, Era};
 use crate::osquery::Control;
 use crate::prompts;
 use crate::ratelimit::RateLimiter;
 use crate::server::Context;
-use crate::tools::{self, Plan};
+use crate::tools::{self, Outcome, Plan};
 use crate::{logging, resources, results};
-
-pub const SERVER_TITLE: &str = "osquery (read-only)";
 
 /// Handshake revisions we speak, newest first.
 pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
@@ -150,7 +149,7 @@ impl Session {
                     id,
                     era,
                     &name,
-                    "rejected",
+                    Outcome::Rejected,
                     "arguments must be an object",
                 );
             }
@@ -161,13 +160,13 @@ impl Session {
                 id,
                 era,
                 &name,
-                "rejected",
+                Outcome::Rejected,
                 &format!("Unknown tool: {name}"),
             );
         };
         let plan = match tools::plan(tool, &args, &ctx.engine.policy) {
             Ok(plan) => plan,
-            Err(why) => return refuse(ctx, id, era, tool.id, "rejected", &why),
+            Err(why) => return refuse(ctx, id, era, tool.id, Outcome::Rejected, &why),
         };
         if let Err(wait) = self.rate.try_acquire(Instant::now()) {
             let why = format!(
@@ -175,7 +174,7 @@ impl Session {
                 ctx.config.rate_limit,
                 wait.as_secs().max(1)
             );
-            return refuse(ctx, id, era, tool.id, "rate_limited", &why);
+            return refuse(ctx, id, era, tool.id, Outcome::RateLimited, &why);
         }
         let progress_token = params
             .get("_meta")
@@ -247,11 +246,7 @@ fn initialize(params: &Option<Value>) -> Value {
     json!({
         "protocolVersion": version,
         "capabilities": capabilities(),
-        "serverInfo": {
-            "name": env!("CARGO_PKG_NAME"),
-            "title": SERVER_TITLE,
-            "version": env!("CARGO_PKG_VERSION"),
-        },
+        "serverInfo": SERVER,
         "instructions": INSTRUCTIONS,
     })
 }
@@ -264,24 +259,32 @@ pub fn refusal(
     id: RequestId,
     era: Era,
     tool: &str,
-    outcome: &str,
+    outcome: Outcome,
     why: &str,
 ) -> Outgoing {
     let result = results::error(why, era);
-    ctx.metrics.tool_call(tool, outcome, None);
+    ctx.metrics
+        .tool_call(tools::find(tool).map(|t| t.name), outcome, None);
     let level = match outcome {
-        "rate_limited" | "busy" => log::Level::Warn,
+        Outcome::RateLimited | Outcome::Busy => log::Level::Warn,
         _ => log::Level::Info,
     };
     log::log!(
         level,
-        tool = tool, duration_ms = 0u64, response_size = result.get().len() as u64, outcome = outcome;
+        tool = tool, duration_ms = 0u64, response_size = result.get().len() as u64, outcome = outcome.as_str();
         "tool call refused: {why}"
     );
     Outgoing::raw_result(id, result)
 }
 
-fn refuse(ctx: &Context, id: RequestId, era: Era, tool: &str, outcome: &str, why: &str) -> Action {
+fn refuse(
+    ctx: &Context,
+    id: RequestId,
+    era: Era,
+    tool: &str,
+    outcome: Outcome,
+    why: &str,
+) -> Action {
     Action::Reply(refusal(ctx, id, era, tool, outcome, why))
 }
 

@@ -12,6 +12,7 @@ use std::sync::LazyLock;
 
 use serde_json::{Map, Value, json};
 
+use crate::config::SERVER;
 use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, Outgoing, RequestId};
 use crate::mcp::PROTOCOL_VERSIONS;
 
@@ -213,11 +214,7 @@ fn removed(method: &str) -> Option<&'static str> {
 
 /// Who we are, for the `_meta` of every stateless result.
 pub fn server_info() -> Value {
-    json!({
-        "name": env!("CARGO_PKG_NAME"),
-        "title": crate::mcp::SERVER_TITLE,
-        "version": env!("CARGO_PKG_VERSION"),
-    })
+    json!(SERVER)
 }
 
 /// The `server/discover` result: everything a handshake would have told the
@@ -404,10 +401,7 @@ mod tests {
         assert_eq!(list["resultType"], "complete");
         assert_eq!(list["cacheScope"], "public");
         assert!(list["ttlMs"].is_u64());
-        assert_eq!(
-            list["_meta"][SERVER_INFO_KEY]["name"],
-            env!("CARGO_PKG_NAME")
-        );
+        assert_eq!(list["_meta"][SERVER_INFO_KEY]["name"], SERVER.name);
         let other = decorate(modern, "completion/complete", json!({"_meta": {"x": 1}}));
         assert!(other.get("ttlMs").is_none());
         assert_eq!(other["_meta"]["x"], 1);

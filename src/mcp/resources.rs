@@ -43,7 +43,10 @@ pub fn read(ctx: &Context, id: RequestId, era: Era, params: &Option<Value>) -> A
             modern::decorate(
                 era,
                 "resources/read",
-                contents(METRICS_URI, &ctx.metrics.to_json(ctx.coalesced_calls())),
+                contents(
+                    METRICS_URI,
+                    &ctx.metrics.snapshot(ctx.coalesced_calls()).to_json(),
+                ),
             ),
         )),
         Some(HEALTH_URI) => Action::Health(id, era),

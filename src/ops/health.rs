@@ -15,7 +15,7 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 use serde_json::{Value, json};
 
-use crate::config::{Config, MAX_SQL_CHARS, QUEUE_CAPACITY, WORKERS};
+use crate::config::{Config, MAX_SQL_CHARS, QUEUE_CAPACITY, SERVER, WORKERS};
 use crate::jsonrpc::{INTERNAL_ERROR, Outgoing, RequestId};
 use crate::modern::{self, Era};
 use crate::osquery::{self, Control, Runner};
@@ -68,7 +68,7 @@ pub fn check(config: &Config, runner: &Runner, started: Instant) -> Report {
     let body = json!({
         "status": if healthy { "healthy" } else { "degraded" },
         "reasons": reasons,
-        "server": { "name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION") },
+        "server": { "name": SERVER.name, "version": SERVER.version },
         "uptime_seconds": started.elapsed().as_secs(),
         "osqueryi": {
             "found": path.is_some(),

@@ -127,7 +127,7 @@ pub fn serve(config: Config) -> std::io::Result<()> {
     reader::run(std::io::stdin().lock(), &ctx, &jobs, &out);
     drop(jobs);
     pool.join();
-    ctx.metrics.log_summary(ctx.coalesced_calls());
+    ctx.metrics.snapshot(ctx.coalesced_calls()).log();
     logging::stop_forwarding();
     drop(out);
     let written = writer.join().unwrap_or(Ok(()));

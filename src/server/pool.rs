@@ -114,7 +114,8 @@ fn deliver(
     let answer = match answer {
         Some(a) if !job.control.is_cancelled() => a,
         _ => {
-            ctx.metrics.tool_call(job.tool, "cancelled", Some(duration));
+            ctx.metrics
+                .tool_call(Some(job.plan.tool), Outcome::Cancelled, Some(duration));
             log::info!(tool = job.tool, outcome = "cancelled", duration_ms = duration_ms, response_size = 0u64; "tool call cancelled");
             return;
         }
@@ -122,7 +123,7 @@ fn deliver(
     progress(out, job, 1.0, "done");
     let response_size = answer.result.get().len() as u64;
     ctx.metrics
-        .tool_call(job.tool, answer.outcome.as_str(), Some(duration));
+        .tool_call(Some(job.plan.tool), answer.outcome, Some(duration));
     log::info!(
         tool = job.tool, duration_ms = duration_ms, response_size = response_size, outcome = answer.outcome.as_str();
         "tool call finished"

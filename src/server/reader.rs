@@ -11,6 +11,7 @@ use crate::coalesce::Admission;
 use crate::jsonrpc::{self, INVALID_REQUEST, Incoming, Outgoing};
 use crate::mcp::{self, Action, Job, Session};
 use crate::server::Context;
+use crate::tools::Outcome;
 use crate::{health, pool, resources};
 
 /// Reads until EOF (or a read error), then returns so the caller can drain.
@@ -101,7 +102,14 @@ fn submit(ctx: &Context, job: Box<Job>, jobs: &Sender<Box<Job>>, out: &Sender<Ou
         "server busy: {} tool calls are already running or queued; retry in a few seconds",
         crate::config::WORKERS + crate::config::QUEUE_CAPACITY
     );
-    let _ = out.send(mcp::refusal(ctx, job.id, job.era, job.tool, "busy", &msg));
+    let _ = out.send(mcp::refusal(
+        ctx,
+        job.id,
+        job.era,
+        job.tool,
+        Outcome::Busy,
+        &msg,
+    ));
 }
 
 /// Strips the line ending (`\n`, `\r\n`) and surrounding whitespace.
