@@ -1,7 +1,7 @@
 //! The command line. No arguments: serve MCP on stdio. Otherwise one of
 //! `--version`, `--help`, `--health`, or `call TOOL [ARGS] [--table]`, a
 //! one-shot tool call for people that goes through the same validation
-//! ([`tools::plan`]), guard and runner ([`pool::answer`]) as an MCP call.
+//! ([`tools::plan`]), guard and engine ([`tools::Engine`]) as an MCP call.
 //!
 //! Exit codes: 0 success / healthy, 1 tool error / degraded / server failure,
 //! 2 usage or configuration error.
@@ -12,9 +12,10 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 
 use crate::config::{Config, SERVER};
+use crate::ops::health;
 use crate::osquery::{Control, PrivateHome, Row};
 use crate::tools::{Engine, Outcome};
-use crate::{health, logging, server, tools};
+use crate::{logging, server, tools};
 
 const NAME: &str = SERVER.name;
 /// Cells wider than this are cut in `--table` output.
@@ -190,7 +191,7 @@ fn health() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let report = health::check(&config, &engine.runner, Instant::now());
+    let report = health::check(&config, &engine, Instant::now());
     println!("{}", pretty(&report.body));
     if report.healthy {
         ExitCode::SUCCESS

@@ -5,9 +5,9 @@
 //! constructors below so that no call site can produce `"error": null` or an id on
 //! a notification.
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
@@ -35,6 +35,14 @@ impl RequestId {
     /// A key that keeps `7` and `"7"` apart, for the in-flight registry.
     pub fn key(&self) -> String {
         self.0.to_string()
+    }
+}
+
+impl<'de> Deserialize<'de> for RequestId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        RequestId::from_value(&value)
+            .ok_or_else(|| serde::de::Error::custom("expected a string or an integer"))
     }
 }
 
@@ -209,22 +217,6 @@ impl Outgoing {
             method,
             params,
         }
-    }
-}
-
-/// Reads an optional object field of the params, for handlers of protocol methods.
-pub fn param<'a>(params: &'a Option<Value>, key: &str) -> Option<&'a Value> {
-    params
-        .as_ref()
-        .and_then(Value::as_object)
-        .and_then(|o| o.get(key))
-}
-
-/// The params as an object (empty when absent).
-pub fn params_object(params: Option<Value>) -> Map<String, Value> {
-    match params {
-        Some(Value::Object(o)) => o,
-        _ => Map::new(),
     }
 }
 

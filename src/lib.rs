@@ -1,14 +1,16 @@
 //! mcp-osquery-server: a read-only MCP server that answers questions about a
 //! host through osquery.
 //!
-//! The pipeline, in the order a message travels:
-//! [`reader`] (stdin, protocol methods in [`mcp`]) → bounded queue →
-//! [`pool`] (five workers running [`osquery`]) → [`writer`] (stdout).
-//! Identical calls in flight share one run ([`coalesce`]).
-//! [`server`] wires them together; [`cli`] is the command line.
+//! The pipeline, in the order a message travels: [`server::reader`] (stdin;
+//! what a line means is decided by [`mcp`]) → bounded queue →
+//! [`server::pool`] (five workers, each answering with a [`tools::Engine`]
+//! that runs [`osquery`]) → [`server::writer`] (stdout). [`server`] is the
+//! only code that spawns threads or owns channels; [`cli`] is the command
+//! line. `ARCHITECTURE.md` has the map and the layer order: each module
+//! imports only from the layers below it (a test in `layering` keeps it so).
 //!
 //! Operating it: [`logging`] (JSON lines on stderr, forwarded to the client),
-//! [`metrics`] and [`health`], exposed as MCP resources by [`resources`].
+//! [`ops`] (metrics and the health check), exposed as MCP resources.
 
 pub mod cli;
 pub mod config;
@@ -22,10 +24,3 @@ pub mod osquery;
 pub mod redact;
 pub mod server;
 pub mod tools;
-
-// Old flat paths, kept only while the files move.
-pub use guard::lexer as sql_lexer;
-pub use mcp::{era as modern, prompts, ratelimit, resources, results};
-pub use ops::{health, metrics};
-pub use osquery::{containment, signals};
-pub use server::{coalesce, pool, reader, writer};

@@ -8,7 +8,7 @@ use mcp_osquery_server::guard::{
     DEFAULT_DENY_TABLES, FORBIDDEN_FUNCTIONS, FORBIDDEN_KEYWORDS, MAX_QUERY_CHARS, TablePolicy,
     check,
 };
-use mcp_osquery_server::sql_lexer::{TokenKind, tokenize};
+use mcp_osquery_server::guard::lexer::{TokenKind, tokenize};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(sql) = std::str::from_utf8(data) else {

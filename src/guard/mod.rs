@@ -2,7 +2,7 @@
 //! an untrusted SQL string is a single read-only `SELECT` that touches no
 //! denied table (SPEC §6).
 //!
-//! Every rule works on tokens from [`crate::sql_lexer`], never on substrings, so
+//! Every rule works on tokens from [`lexer`], never on substrings, so
 //! words inside string literals and comments cannot trigger a rule and quoting
 //! or comment tricks cannot hide one. The guard errs towards refusing: where
 //! the choice is between a false positive (an honest query refused) and a false
@@ -23,7 +23,7 @@
 
 use std::fmt;
 
-use crate::sql_lexer::{Token, TokenKind, tokenize};
+use lexer::{Token, TokenKind, tokenize};
 
 pub mod lexer;
 

@@ -1,122 +1,139 @@
-//! MCP methods, answered on the reader thread: the handshake, ping, tools/list,
-//! prompts/list and prompts/get, and turning a `tools/call` into either an
-//! immediate result (bad arguments, rate limit) or a [`Job`] for the worker
-//! pool.
-//!
-//! Nothing here blocks or runs a process; it must stay cheap so the reader is
-//! always free to hear the next line.
+//! What one message means: each request or notification becomes an
+//! [`Action`] for the reader to carry out. The handshake, ping, the lists and
+//! prompts are answered here outright; a `tools/call` becomes a [`Job`] for
+//! the pool or a [`Refusal`] (bad arguments, unknown tool, rate limit).
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
 
-use crate::config::SERVER;
-use crate::jsonrpc::{self, INVALID_PARAMS, Incoming, METHOD_NOT_FOUND, Outgoing, RequestId};
-use crate::modern::{self, Era};
+use super::era::{self, Era};
+use super::handshake::{self, INSTRUCTIONS};
+use super::job::Job;
+use super::params::{
+    self, CallParams, CancelledParams, GetPromptParams, ReadParams, SetLevelParams,
+};
+use super::ratelimit::RateLimiter;
+use super::resources::{self, Resource};
+use super::{prompts, results};
+use crate::guard::TablePolicy;
+use crate::jsonrpc::{INVALID_PARAMS, Incoming, METHOD_NOT_FOUND, Outgoing, RequestId};
+use crate::logging::MCP_LEVELS;
 use crate::osquery::Control;
-use crate::prompts;
-use crate::ratelimit::RateLimiter;
-use crate::server::Context;
-use crate::tools::{self, Outcome, Plan};
-use crate::{logging, resources, results};
+use crate::tools::{self, Outcome, ToolName};
 
-/// Handshake revisions we speak, newest first.
-pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
-
-pub const INSTRUCTIONS: &str = "Read-only access to this host's live state through osquery. \
-1) Prefer the fixed tools: system_info, processes (top by memory), users, network_interfaces, \
-network_connections, open_files (give a pid), disk_usage, installed_packages, running_services. \
-2) For anything else use custom_query: one SELECT (or WITH … SELECT) in osquery's SQLite dialect, \
-with a LIMIT. Do not guess table or column names: call list_tables (with a pattern) and \
-describe_table first. 3) Prompts (prompts/list) hold tested diagnostics: memory hogs, listening \
-ports, package changes, disk space, suspicious processes, logged-in users. \
-Refused: writes, PRAGMA, ATTACH, stacked statements, load_extension/readfile/sleep-like functions, \
-and tables that reach the network or hold secrets (curl, shadow, process_envs, shell_history, \
-authorized_keys, …; list_tables omits them); values that look like secrets are redacted. \
-All values are strings; sizes are bytes unless a field says otherwise.";
-
-/// A tool call accepted for the pool.
+/// What the reader does with one message.
 #[derive(Debug)]
-pub struct Job {
-    pub id: RequestId,
-    pub tool: &'static str,
-    pub plan: Plan,
-    pub progress_token: Option<Value>,
-    /// Which revision the request spoke, so its result has the right shape.
-    pub era: Era,
-    pub control: Arc<Control>,
+pub enum Action {
+    /// Send this now.
+    Reply(Outgoing),
+    /// Hand this call to the pool (or answer it "busy" when the queue is full).
+    Run(Box<Job>),
+    /// Answer a tool call without running it; the reader counts and logs it.
+    Refuse(Refusal),
+    /// `notifications/cancelled`: stop this call if it is still in flight.
+    Cancel(RequestId),
+    /// `resources/read` of one of our resources; its body is the server's
+    /// (the health check runs osqueryi, so it is answered later).
+    Read(RequestId, Era, Resource),
+    /// `logging/setLevel`: forward log records at this level and above, then
+    /// answer the request.
+    SetLogLevel(RequestId, &'static str),
+    /// `notifications/initialized`: the client may now receive log records.
+    ClientReady,
+    /// Nothing to do (a response from the client, an unknown notification).
+    Ignore,
 }
 
-pub enum Action {
-    Reply(Outgoing),
-    Run(Box<Job>),
-    /// `resources/read` of the health resource: answered later, off the reader.
-    Health(RequestId, Era),
-    Nothing,
+/// A tool call answered without running, as an `isError` result the model
+/// can read.
+#[derive(Debug)]
+pub struct Refusal {
+    pub id: RequestId,
+    pub era: Era,
+    /// The tool as the client named it, for the log: maybe no tool of ours.
+    pub name: String,
+    pub tool: Option<ToolName>,
+    pub outcome: Outcome,
+    pub why: String,
+}
+
+impl Refusal {
+    pub fn new(id: RequestId, era: Era, name: &str, outcome: Outcome, why: String) -> Refusal {
+        Refusal {
+            id,
+            era,
+            name: name.to_string(),
+            tool: tools::find(name).map(|t| t.name),
+            outcome,
+            why,
+        }
+    }
+
+    pub fn result(&self) -> Box<RawValue> {
+        results::error(&self.why, self.era)
+    }
 }
 
 /// What the reader remembers about the client between lines.
 pub struct Session {
     rate: RateLimiter,
+    rate_limit: u32,
+    policy: TablePolicy,
 }
 
 impl Session {
-    pub fn new(ctx: &Context) -> Session {
+    /// `rate_limit` tool calls a minute (0: no limit); `policy` decides which
+    /// tables a call may name.
+    pub fn new(rate_limit: u32, policy: TablePolicy) -> Session {
         Session {
-            rate: RateLimiter::per_minute(ctx.config.rate_limit),
+            rate: RateLimiter::per_minute(rate_limit),
+            rate_limit,
+            policy,
         }
     }
 
-    pub fn handle(&mut self, ctx: &Context, msg: Incoming) -> Action {
+    pub fn handle(&mut self, msg: Incoming) -> Action {
         match msg {
-            Incoming::Request { id, method, params } => self.request(ctx, id, &method, params),
-            Incoming::Notification { method, params } => {
-                self.notification(ctx, &method, params);
-                Action::Nothing
-            }
+            Incoming::Request { id, method, params } => self.request(id, &method, params),
+            Incoming::Notification { method, params } => notification(&method, params),
             Incoming::Response => {
                 log::debug!("ignoring a response from the client: we send no requests");
-                Action::Nothing
+                Action::Ignore
             }
         }
     }
 
-    fn request(
-        &mut self,
-        ctx: &Context,
-        id: RequestId,
-        method: &str,
-        params: Option<Value>,
-    ) -> Action {
-        let era = match modern::classify(method, &params) {
+    fn request(&mut self, id: RequestId, method: &str, params: Option<Value>) -> Action {
+        let era = match era::classify(method, &params) {
             Ok(era) => era,
             Err(rejected) => return Action::Reply(rejected.reply(id)),
         };
         if era.is_modern() {
             log::debug!(
                 "{method} from {} (MCP 2026-07-28)",
-                modern::client_name(&params)
+                era::client_name(&params)
             );
         }
         let reply = |result: Value| {
             Action::Reply(Outgoing::result(
                 id.clone(),
-                modern::decorate(era, method, result),
+                era::decorate(era, method, result),
             ))
         };
         match method {
-            "server/discover" => reply(modern::discover(capabilities(), INSTRUCTIONS)),
-            "initialize" => reply(initialize(&params)),
+            "server/discover" => reply(era::discover(handshake::capabilities(), INSTRUCTIONS)),
+            "initialize" => reply(handshake::initialize(params::parse(params))),
             "ping" => reply(json!({})),
             "tools/list" => reply(tools::list()),
-            "tools/call" => self.tools_call(ctx, id, params, era),
+            "tools/call" => self.tools_call(id, params::parse(params), era),
             "prompts/list" => reply(prompts::list()),
-            "prompts/get" => prompts_get(id, &params, era),
+            "prompts/get" => prompts_get(id, params::parse(params), era),
             "resources/list" => reply(resources::list()),
             "resources/templates/list" => reply(json!({ "resourceTemplates": [] })),
-            "resources/read" => resources::read(ctx, id, era, &params),
-            "logging/setLevel" => set_level(id, &params),
+            "resources/read" => resources_read(id, params::parse(params), era),
+            "logging/setLevel" => set_level(id, params::parse(params)),
             _ => Action::Reply(Outgoing::error(
                 Some(id),
                 METHOD_NOT_FOUND,
@@ -125,96 +142,77 @@ impl Session {
         }
     }
 
-    fn tools_call(
-        &mut self,
-        ctx: &Context,
-        id: RequestId,
-        params: Option<Value>,
-        era: Era,
-    ) -> Action {
-        let mut params = jsonrpc::params_object(params);
-        let Some(Value::String(name)) = params.remove("name") else {
+    fn tools_call(&mut self, id: RequestId, params: CallParams, era: Era) -> Action {
+        let Some(name) = params.name else {
             return Action::Reply(Outgoing::error(
                 Some(id),
                 INVALID_PARAMS,
                 "Invalid params: tools/call needs \"name\" (a string)",
             ));
         };
-        let args = match params.remove("arguments") {
-            None | Some(Value::Null) => serde_json::Map::new(),
+        let refuse =
+            |id, outcome, why: String| Action::Refuse(Refusal::new(id, era, &name, outcome, why));
+        let args = match params.arguments {
+            None => Map::new(),
             Some(Value::Object(a)) => a,
             Some(_) => {
-                return refuse(
-                    ctx,
-                    id,
-                    era,
-                    &name,
-                    Outcome::Rejected,
-                    "arguments must be an object",
-                );
+                return refuse(id, Outcome::Rejected, "arguments must be an object".into());
             }
         };
         let Some(tool) = tools::find(&name) else {
-            return refuse(
-                ctx,
-                id,
-                era,
-                &name,
-                Outcome::Rejected,
-                &format!("Unknown tool: {name}"),
-            );
+            return refuse(id, Outcome::Rejected, format!("Unknown tool: {name}"));
         };
-        let plan = match tools::plan(tool, &args, &ctx.engine.policy) {
+        let plan = match tools::plan(tool, &args, &self.policy) {
             Ok(plan) => plan,
-            Err(why) => return refuse(ctx, id, era, tool.id, Outcome::Rejected, &why),
+            Err(why) => return refuse(id, Outcome::Rejected, why),
         };
         if let Err(wait) = self.rate.try_acquire(Instant::now()) {
             let why = format!(
                 "rate limit of {} tool calls per minute reached; retry in {} seconds",
-                ctx.config.rate_limit,
+                self.rate_limit,
                 wait.as_secs().max(1)
             );
-            return refuse(ctx, id, era, tool.id, Outcome::RateLimited, &why);
+            return refuse(id, Outcome::RateLimited, why);
         }
-        let progress_token = params
-            .get("_meta")
-            .and_then(|m| m.get("progressToken"))
-            .filter(|t| t.is_string() || t.is_i64() || t.is_u64())
-            .cloned();
         Action::Run(Box::new(Job {
             id,
-            tool: tool.id,
             plan,
-            progress_token,
+            progress_token: params.meta.and_then(|m| m.progress_token),
             era,
             control: Control::new(),
         }))
     }
+}
 
-    fn notification(&mut self, ctx: &Context, method: &str, params: Option<Value>) {
-        match method {
-            "notifications/initialized" => {
-                log::debug!("client initialized");
-                logging::client_ready();
-            }
-            "notifications/cancelled" => {
-                let id = jsonrpc::param(&params, "requestId").and_then(RequestId::from_value);
-                match id {
-                    Some(id) => ctx.cancel(&id),
-                    None => log::debug!("cancellation without a valid requestId ignored"),
+fn notification(method: &str, params: Option<Value>) -> Action {
+    match method {
+        "notifications/initialized" => {
+            log::debug!("client initialized");
+            Action::ClientReady
+        }
+        "notifications/cancelled" => {
+            let p: CancelledParams = params::parse(params);
+            match p.request_id {
+                Some(id) => Action::Cancel(id),
+                None => {
+                    log::debug!("cancellation without a valid requestId ignored");
+                    Action::Ignore
                 }
             }
-            other => log::debug!("ignoring notification {other}"),
+        }
+        other => {
+            log::debug!("ignoring notification {other}");
+            Action::Ignore
         }
     }
 }
 
-fn prompts_get(id: RequestId, params: &Option<Value>, era: Era) -> Action {
-    let name = jsonrpc::param(params, "name").and_then(Value::as_str);
+fn prompts_get(id: RequestId, params: GetPromptParams, era: Era) -> Action {
+    let name = params.name.as_deref();
     match name.and_then(prompts::find) {
         Some(p) => Action::Reply(Outgoing::result(
             id,
-            modern::decorate(era, "prompts/get", prompts::get(p)),
+            era::decorate(era, "prompts/get", prompts::get(p)),
         )),
         None => {
             let known: Vec<&str> = prompts::PROMPTS.iter().map(|p| p.name).collect();
@@ -231,101 +229,243 @@ fn prompts_get(id: RequestId, params: &Option<Value>, era: Era) -> Action {
     }
 }
 
-/// The handshake: our answer to the client's `protocolVersion` and who we are.
-fn initialize(params: &Option<Value>) -> Value {
-    let requested = jsonrpc::param(params, "protocolVersion").and_then(Value::as_str);
-    let version = match requested {
-        Some(v) if PROTOCOL_VERSIONS.contains(&v) => v,
-        _ => PROTOCOL_VERSIONS[0],
+fn resources_read(id: RequestId, params: ReadParams, era: Era) -> Action {
+    let Some(uri) = params.uri else {
+        return Action::Reply(Outgoing::error(
+            Some(id),
+            INVALID_PARAMS,
+            "Invalid params: resources/read needs \"uri\" (a string)",
+        ));
     };
-    log::info!(
-        "initialize: client {} asked for {}, answering {version}",
-        client_name(params),
-        requested.unwrap_or("no version")
-    );
-    json!({
-        "protocolVersion": version,
-        "capabilities": capabilities(),
-        "serverInfo": SERVER,
-        "instructions": INSTRUCTIONS,
-    })
-}
-
-/// A tool call answered without running: counted, logged as one tool-call
-/// line, and answered as an `isError` result the model can read. The reader
-/// uses it too, for calls refused because the queue is full.
-pub fn refusal(
-    ctx: &Context,
-    id: RequestId,
-    era: Era,
-    tool: &str,
-    outcome: Outcome,
-    why: &str,
-) -> Outgoing {
-    let result = results::error(why, era);
-    ctx.metrics
-        .tool_call(tools::find(tool).map(|t| t.name), outcome, None);
-    let level = match outcome {
-        Outcome::RateLimited | Outcome::Busy => log::Level::Warn,
-        _ => log::Level::Info,
-    };
-    log::log!(
-        level,
-        tool = tool, duration_ms = 0u64, response_size = result.get().len() as u64, outcome = outcome.as_str();
-        "tool call refused: {why}"
-    );
-    Outgoing::raw_result(id, result)
-}
-
-fn refuse(
-    ctx: &Context,
-    id: RequestId,
-    era: Era,
-    tool: &str,
-    outcome: Outcome,
-    why: &str,
-) -> Action {
-    Action::Reply(refusal(ctx, id, era, tool, outcome, why))
+    match Resource::find(&uri) {
+        Some(resource) => Action::Read(id, era, resource),
+        None => Action::Reply(Outgoing::error_with_data(
+            Some(id),
+            INVALID_PARAMS,
+            format!("Resource not found: {uri}"),
+            Some(json!({ "uri": uri })),
+        )),
+    }
 }
 
 /// `logging/setLevel`: which log records are sent to the client.
-fn set_level(id: RequestId, params: &Option<Value>) -> Action {
-    let level = jsonrpc::param(params, "level").and_then(Value::as_str);
+fn set_level(id: RequestId, params: SetLevelParams) -> Action {
+    let level = params
+        .level
+        .and_then(|l| MCP_LEVELS.iter().find(|m| **m == l).copied());
     match level {
-        Some(l) if logging::set_client_level(l) => {
-            log::debug!("client log level set to {l}");
-            Action::Reply(Outgoing::result(id, json!({})))
-        }
-        _ => Action::Reply(Outgoing::error(
+        Some(level) => Action::SetLogLevel(id, level),
+        None => Action::Reply(Outgoing::error(
             Some(id),
             INVALID_PARAMS,
             format!(
                 "Invalid params: level must be one of {}",
-                logging::MCP_LEVELS.join(", ")
+                MCP_LEVELS.join(", ")
             ),
         )),
     }
 }
 
-/// What we offer, the same in the handshake and in `server/discover`.
-pub fn capabilities() -> Value {
-    json!({
-        "tools": { "listChanged": false },
-        "prompts": { "listChanged": false },
-        "resources": { "subscribe": false, "listChanged": false },
-        "logging": {},
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jsonrpc::{self, Body};
 
-fn client_name(params: &Option<Value>) -> String {
-    let info = jsonrpc::param(params, "clientInfo");
-    let name = info
-        .and_then(|i| i.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("unknown");
-    let version = info
-        .and_then(|i| i.get("version"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    format!("{name} {version}").trim().to_string()
+    fn session(rate_limit: u32) -> Session {
+        Session::new(rate_limit, TablePolicy::default())
+    }
+
+    fn handle(s: &mut Session, line: &str) -> Action {
+        match jsonrpc::parse_line(line.as_bytes()) {
+            Ok(msg) => s.handle(msg),
+            Err(reply) => panic!("{line} does not parse: {reply:?}"),
+        }
+    }
+
+    fn request(method: &str, params: Value) -> String {
+        json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string()
+    }
+
+    /// A reply as (error code or 0 for a result, message or result JSON).
+    fn reply(action: Action) -> (i64, String) {
+        match action {
+            Action::Reply(Outgoing::Response {
+                body: Body::Error(e),
+                ..
+            }) => (e.code, e.message),
+            Action::Reply(Outgoing::Response {
+                body: Body::Result(r),
+                ..
+            }) => (0, r.get().to_string()),
+            other => panic!("not a reply: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn protocol_errors_keep_their_texts() {
+        for (method, params, code, text) in [
+            (
+                "tools/call",
+                json!({}),
+                INVALID_PARAMS,
+                "Invalid params: tools/call needs \"name\" (a string)",
+            ),
+            (
+                "tools/call",
+                json!({"name": 7}),
+                INVALID_PARAMS,
+                "Invalid params: tools/call needs \"name\" (a string)",
+            ),
+            (
+                "resources/read",
+                json!({}),
+                INVALID_PARAMS,
+                "Invalid params: resources/read needs \"uri\" (a string)",
+            ),
+            (
+                "resources/read",
+                json!({"uri": "osquery://x"}),
+                INVALID_PARAMS,
+                "Resource not found: osquery://x",
+            ),
+            (
+                "prompts/get",
+                json!({"name": "nope"}),
+                INVALID_PARAMS,
+                "Invalid params: Unknown prompt: nope; prompts are memory_hogs,",
+            ),
+            (
+                "prompts/get",
+                json!({}),
+                INVALID_PARAMS,
+                "Invalid params: prompts/get needs \"name\" (a string); prompts are ",
+            ),
+            (
+                "logging/setLevel",
+                json!({"level": "loud"}),
+                INVALID_PARAMS,
+                "Invalid params: level must be one of debug, info,",
+            ),
+            (
+                "nosuch/method",
+                json!({}),
+                METHOD_NOT_FOUND,
+                "Method not found: nosuch/method",
+            ),
+        ] {
+            let (got_code, message) = reply(handle(&mut session(0), &request(method, params)));
+            assert_eq!(got_code, code, "{method}: {message}");
+            assert!(message.starts_with(text), "{method}: {message}");
+        }
+    }
+
+    #[test]
+    fn tool_calls_run_or_are_refused_with_an_outcome() {
+        for (params, outcome, why) in [
+            (
+                json!({"name": "users", "arguments": 5}),
+                Outcome::Rejected,
+                "arguments must be an object",
+            ),
+            (
+                json!({"name": "nope"}),
+                Outcome::Rejected,
+                "Unknown tool: nope",
+            ),
+            (
+                json!({"name": "processes", "arguments": {"limit": 0}}),
+                Outcome::Rejected,
+                "limit must be an integer between 1 and 1000",
+            ),
+            (
+                json!({"name": "custom_query", "arguments": {"sql": "DELETE FROM users"}}),
+                Outcome::Rejected,
+                "",
+            ),
+        ] {
+            match handle(&mut session(0), &request("tools/call", params.clone())) {
+                Action::Refuse(r) => {
+                    assert_eq!(r.outcome, outcome, "{params}");
+                    assert!(r.why.starts_with(why), "{params}: {}", r.why);
+                    assert_eq!(r.tool, tools::find(&r.name).map(|t| t.name));
+                }
+                other => panic!("{params}: {other:?}"),
+            }
+        }
+        let call = request(
+            "tools/call",
+            json!({"name": "processes", "arguments": {"limit": "3"}, "_meta": {"progressToken": "t"}}),
+        );
+        match handle(&mut session(0), &call) {
+            Action::Run(job) => {
+                assert_eq!(job.tool(), ToolName::Processes);
+                assert_eq!(job.plan.limit, Some(3));
+                assert!(job.progress(0.5, "x").is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_rate_limit_refuses_the_call_after_the_last_allowed() {
+        let mut s = session(2);
+        let call = request("tools/call", json!({"name": "users"}));
+        assert!(matches!(handle(&mut s, &call), Action::Run(_)));
+        assert!(matches!(handle(&mut s, &call), Action::Run(_)));
+        match handle(&mut s, &call) {
+            Action::Refuse(r) => {
+                assert_eq!(r.outcome, Outcome::RateLimited);
+                assert!(r.why.starts_with("rate limit of 2 tool calls per minute"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Protocol requests never count against it.
+        let (code, _) = reply(handle(&mut s, &request("ping", json!({}))));
+        assert_eq!(code, 0);
+    }
+
+    #[test]
+    fn side_effects_are_left_to_the_reader() {
+        let mut s = session(0);
+        for (line, expected) in [
+            (
+                r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"a"}}"#,
+                r#"Cancel(RequestId(String("a")))"#,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1.5}}"#,
+                "Ignore",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+                "ClientReady",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"notice"}}"#,
+                r#"SetLogLevel(RequestId(Number(1)), "notice")"#,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"osquery://server/health"}}"#,
+                "Read(RequestId(Number(1)), Legacy, Health)",
+            ),
+            (r#"{"jsonrpc":"2.0","id":1,"result":{}}"#, "Ignore"),
+        ] {
+            assert_eq!(format!("{:?}", handle(&mut s, line)), expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn lists_and_ping_are_answered_at_once() {
+        for method in [
+            "ping",
+            "initialize",
+            "tools/list",
+            "prompts/list",
+            "resources/list",
+            "resources/templates/list",
+        ] {
+            let (code, result) = reply(handle(&mut session(0), &request(method, json!({}))));
+            assert_eq!(code, 0, "{method}: {result}");
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! MCP 2026-07-28, the stateless revision, next to the classic handshake.
+//! The revisions we speak and what each asks of a result: MCP 2026-07-28,
+//! the stateless revision, next to the classic handshake ones.
 //!
 //! A 2026-07-28 request names its revision and its client in
 //! `params._meta` instead of relying on an earlier `initialize`; this module
@@ -14,7 +15,9 @@ use serde_json::{Map, Value, json};
 
 use crate::config::SERVER;
 use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, Outgoing, RequestId};
-use crate::mcp::PROTOCOL_VERSIONS;
+
+/// Handshake revisions we speak, newest first.
+pub const PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 /// Stateless revisions we speak, newest first.
 pub const MODERN_VERSIONS: &[&str] = &["2026-07-28"];

@@ -1,21 +1,38 @@
 //! MCP resources: the server's own metrics and health, as JSON documents a
 //! client can read (`resources/list`, `resources/read`).
 //!
-//! Metrics are answered at once from the counters. Health runs osqueryi, so
-//! its read becomes [`Action::Health`] and is answered later by
-//! [`crate::health::answer_later`]; the reader never waits for it.
+//! Their bodies come from the server: metrics from its counters at once,
+//! health from a check that runs osqueryi off the reader thread. This module
+//! only names them and wraps a body as a read result.
 
 use serde_json::{Value, json};
-
-use crate::health::Report;
-use crate::jsonrpc::{self, INVALID_PARAMS, Outgoing, RequestId};
-use crate::mcp::Action;
-use crate::modern::{self, Era};
-use crate::server::Context;
 
 pub const METRICS_URI: &str = "osquery://server/metrics";
 pub const HEALTH_URI: &str = "osquery://server/health";
 const MIME: &str = "application/json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Metrics,
+    Health,
+}
+
+impl Resource {
+    pub fn find(uri: &str) -> Option<Resource> {
+        match uri {
+            METRICS_URI => Some(Resource::Metrics),
+            HEALTH_URI => Some(Resource::Health),
+            _ => None,
+        }
+    }
+
+    pub fn uri(self) -> &'static str {
+        match self {
+            Resource::Metrics => METRICS_URI,
+            Resource::Health => HEALTH_URI,
+        }
+    }
+}
 
 pub fn list() -> Value {
     json!({ "resources": [
@@ -36,40 +53,27 @@ pub fn list() -> Value {
     ]})
 }
 
-pub fn read(ctx: &Context, id: RequestId, era: Era, params: &Option<Value>) -> Action {
-    match jsonrpc::param(params, "uri").and_then(Value::as_str) {
-        Some(METRICS_URI) => Action::Reply(Outgoing::result(
-            id,
-            modern::decorate(
-                era,
-                "resources/read",
-                contents(
-                    METRICS_URI,
-                    &ctx.metrics.snapshot(ctx.coalesced_calls()).to_json(),
-                ),
-            ),
-        )),
-        Some(HEALTH_URI) => Action::Health(id, era),
-        Some(other) => Action::Reply(Outgoing::error_with_data(
-            Some(id),
-            INVALID_PARAMS,
-            format!("Resource not found: {other}"),
-            Some(json!({ "uri": other })),
-        )),
-        None => Action::Reply(Outgoing::error(
-            Some(id),
-            INVALID_PARAMS,
-            "Invalid params: resources/read needs \"uri\" (a string)",
-        )),
-    }
-}
-
-/// The `resources/read` result for a finished health check.
-pub fn health_contents(report: &Report) -> Value {
-    contents(HEALTH_URI, &report.body)
-}
-
-fn contents(uri: &str, body: &Value) -> Value {
+/// The `resources/read` result holding `body`.
+pub fn contents(resource: Resource, body: &Value) -> Value {
     let text = serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string());
-    json!({ "contents": [{ "uri": uri, "mimeType": MIME, "text": text }] })
+    json!({ "contents": [{ "uri": resource.uri(), "mimeType": MIME, "text": text }] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_resource_is_found_by_its_uri() {
+        let list = list();
+        let listed = list["resources"].as_array().expect("resources");
+        for r in listed {
+            let uri = r["uri"].as_str().unwrap_or_default();
+            let found = Resource::find(uri).expect("a listed uri is found");
+            assert_eq!(found.uri(), uri);
+            let read = contents(found, &json!({"a": 1}));
+            assert_eq!(read["contents"][0]["uri"], uri);
+        }
+        assert_eq!(Resource::find("osquery://nope"), None);
+    }
 }

@@ -13,12 +13,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::config::QUEUE_CAPACITY;
 use crate::mcp::Job;
 use crate::osquery::Control;
 
 /// Followers one flight takes; past it an identical call is answered "busy"
 /// like any call that finds no room, so a flood cannot grow memory unbounded.
-pub const MAX_FOLLOWERS: usize = crate::config::QUEUE_CAPACITY;
+pub const MAX_FOLLOWERS: usize = QUEUE_CAPACITY;
 
 /// Calls that share one run.
 struct Flight {
@@ -68,7 +69,7 @@ pub enum Admission {
 /// normalised arguments, so `limit: 5` and `limit: "5"` match) and they want
 /// their result in the same shape (the protocol era).
 pub fn key(job: &Job) -> String {
-    format!("{}\n{:?}\n{:?}", job.tool, job.plan, job.era)
+    format!("{:?}\n{:?}", job.plan, job.era)
 }
 
 impl Coalescer {
@@ -89,7 +90,7 @@ impl Coalescer {
                 if flight.followers.len() >= MAX_FOLLOWERS {
                     return Admission::Full(job);
                 }
-                log::debug!("request {} joins an identical {} call", job.id, job.tool);
+                log::debug!("request {} joins an identical {} call", job.id, job.tool());
                 flight.followers.push(*job);
                 self.coalesced.fetch_add(1, Ordering::Relaxed);
                 return Admission::Followed;
@@ -187,13 +188,12 @@ fn close(f: &mut Flights, n: usize, key: &str) {
 mod tests {
     use super::*;
     use crate::jsonrpc::RequestId;
-    use crate::modern::Era;
+    use crate::mcp::Era;
     use crate::tools::{Plan, ToolName};
 
     fn job(id: i64, sql: &str) -> Box<Job> {
         Box::new(Job {
             id: RequestId::from_value(&serde_json::json!(id)).expect("integer id"),
-            tool: "custom_query",
             plan: Plan {
                 tool: ToolName::CustomQuery,
                 sql: sql.to_string(),

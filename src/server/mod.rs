@@ -1,4 +1,4 @@
-//! Wiring of the pipeline, and the state its threads share:
+//! The pipeline: the only code that spawns threads or owns channels.
 //!
 //! ```text
 //! stdin ─▶ reader ─▶ bounded queue ─▶ 5 workers ─▶ osqueryi
@@ -6,128 +6,101 @@
 //!            └──────────▶ writer ◀────────┘ ─▶ stdout
 //! ```
 //!
-//! On EOF the reader returns, the queue closes, the workers finish every
-//! accepted call, and the writer flushes the last answer before exit.
+//! The reader carries out what `mcp` decides; the workers answer with the
+//! `tools` engine; the writer alone writes the output. On EOF the reader
+//! returns, the queue closes, the workers finish every accepted call, and the
+//! writer flushes the last answer before exit.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::io::{BufRead, Write};
+use std::sync::Arc;
 
-use crate::coalesce::Coalescer;
-use crate::config::Config;
-use crate::jsonrpc::RequestId;
-use crate::metrics::Metrics;
-use crate::osquery::{Control, PrivateHome};
+use crate::config::{Config, WORKERS};
+use crate::logging;
+use crate::mcp::Session;
+use crate::ops::metrics::Metrics;
+use crate::osquery::{PrivateHome, RunError, Runner, signals};
 use crate::tools::Engine;
-use crate::{health, logging};
 
 pub mod coalesce;
+pub mod health_reply;
+pub mod inflight;
 pub mod pool;
 pub mod reader;
 pub mod writer;
+
+use health_reply::HealthReplies;
+use inflight::InFlight;
+use pool::Worker;
+use reader::Reader;
 
 /// Lines longer than this are discarded unread: the response cap or 16 MiB,
 /// whichever is larger.
 const MIN_LINE_LIMIT: usize = 16 * 1024 * 1024;
 
-pub struct Context {
-    pub config: Config,
-    /// What workers use to answer calls.
-    pub engine: Arc<Engine>,
-    pub max_line: usize,
-    pub metrics: Metrics,
-    /// The health check in progress, if any (see [`health::answer_later`]).
-    pub health_probe: Arc<health::Probe>,
-    /// Calls accepted and not yet answered, so a cancellation can reach them.
-    inflight: Mutex<HashMap<String, Arc<Control>>>,
-    /// Identical calls in flight share one osqueryi run.
-    pub coalescer: Coalescer,
-    #[cfg(debug_assertions)]
-    pub panic_marker: Option<String>,
-}
-
-impl Context {
-    pub fn new(config: Config, home: PathBuf) -> Context {
-        Context {
-            max_line: config.max_response_size.max(MIN_LINE_LIMIT),
-            engine: Arc::new(Engine::new(&config, home)),
-            config,
-            metrics: Metrics::new(),
-            health_probe: Arc::default(),
-            inflight: Mutex::new(HashMap::new()),
-            coalescer: Coalescer::new(),
-            #[cfg(debug_assertions)]
-            panic_marker: std::env::var("MCP_OSQUERY_TEST_PANIC")
-                .ok()
-                .filter(|m| !m.is_empty()),
-        }
-    }
-
-    /// Records a call; false (and nothing recorded) when the id is already
-    /// in flight, since a cancellation could not tell the two apart.
-    pub fn register(&self, id: &RequestId, control: Arc<Control>) -> bool {
-        let mut calls = self.calls();
-        if calls.contains_key(&id.key()) {
-            return false;
-        }
-        calls.insert(id.key(), control);
-        true
-    }
-
-    pub fn unregister(&self, id: &RequestId) {
-        self.calls().remove(&id.key());
-    }
-
-    /// Tool calls answered from an identical call's run since start-up.
-    pub fn coalesced_calls(&self) -> u64 {
-        self.coalescer.coalesced_calls()
-    }
-
-    /// Cancels a queued or running call; unknown or finished ids are ignored.
-    /// A coalesced run stops only once all of its callers have cancelled.
-    pub fn cancel(&self, id: &RequestId) {
-        let control = self.calls().get(&id.key()).cloned();
-        match control {
-            Some(c) => {
-                log::info!("cancelling request {id}");
-                c.cancel();
-                self.coalescer.cancelled();
-            }
-            None => log::debug!("cancellation for unknown or finished request {id} ignored"),
-        }
-    }
-
-    fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Control>>> {
-        self.inflight.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 /// Serves MCP on stdin/stdout until EOF, then answers what was accepted.
 pub fn serve(config: Config) -> std::io::Result<()> {
-    crate::signals::install();
+    signals::install();
     let home = PrivateHome::create()?;
-    let ctx = Arc::new(Context::new(config, home.path.clone()));
-    let (out, writer) = writer::spawn(std::io::stdout())?;
+    let engine = Engine::new(&config, home.path.clone());
+    serve_on(std::io::stdin().lock(), std::io::stdout(), config, engine)
+}
+
+/// Serves MCP from `input` to `output` until `input` ends, then answers
+/// what was accepted and returns once the last answer is written. Anything
+/// that reads and writes lines will do: tests serve an in-memory session.
+pub fn serve_on(
+    input: impl BufRead,
+    output: impl Write + Send + 'static,
+    config: Config,
+    engine: Engine,
+) -> std::io::Result<()> {
+    let engine = Arc::new(engine);
+    let metrics = Arc::new(Metrics::new());
+    let inflight = Arc::new(InFlight::new());
+    let (out, writer) = writer::spawn(output)?;
     logging::forward_to(out.clone());
-    let (jobs, pool) = pool::spawn(ctx.clone(), out.clone())?;
+    let spawned = pool::spawn(Worker {
+        engine: engine.clone(),
+        inflight: inflight.clone(),
+        metrics: metrics.clone(),
+        out: out.clone(),
+        #[cfg(debug_assertions)]
+        panic_marker: std::env::var("MCP_OSQUERY_TEST_PANIC")
+            .ok()
+            .filter(|m| !m.is_empty()),
+    });
+    let (jobs, pool) = match spawned {
+        Ok(p) => p,
+        Err(e) => {
+            logging::stop_forwarding();
+            return Err(e);
+        }
+    };
     log::info!(
-        "serving MCP on stdio: {} workers, timeout {} s, response cap {} bytes",
-        crate::config::WORKERS,
-        ctx.config.timeout.as_secs(),
-        ctx.config.max_response_size
+        "serving MCP on stdio: {WORKERS} workers, timeout {} s, response cap {} bytes",
+        config.timeout.as_secs(),
+        config.max_response_size
     );
-    match crate::osquery::locate(ctx.config.osquery_path.as_deref()) {
+    let Runner::Osqueryi(osqueryi) = &engine.runner;
+    match osqueryi.locate() {
         Some(path) => log::info!("osqueryi: {}", path.display()),
         // Not fatal: the tools are listed and every call says what to fix.
-        None => log::warn!(
-            "{}",
-            crate::osquery::RunError::NotFound(ctx.config.osquery_path.clone())
-        ),
+        None => log::warn!("{}", RunError::NotFound(osqueryi.osquery_path.clone())),
     }
-    reader::run(std::io::stdin().lock(), &ctx, &jobs, &out);
+    let health = HealthReplies::new(config.clone(), engine.clone(), metrics.started());
+    Reader {
+        session: Session::new(config.rate_limit, engine.policy.clone()),
+        max_line: config.max_response_size.max(MIN_LINE_LIMIT),
+        inflight: &inflight,
+        metrics: &metrics,
+        health: &health,
+        jobs: &jobs,
+        out: &out,
+    }
+    .run(input);
     drop(jobs);
     pool.join();
-    ctx.metrics.snapshot(ctx.coalesced_calls()).log();
+    metrics.snapshot(inflight.coalescer.coalesced_calls()).log();
     logging::stop_forwarding();
     drop(out);
     let written = writer.join().unwrap_or(Ok(()));

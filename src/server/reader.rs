@@ -1,115 +1,170 @@
 //! The reader: the main loop of the pipeline. It reads stdin line by line,
-//! answers protocol requests itself, and hands tool calls to the pool without
-//! ever blocking on it: a full queue is answered "busy" at once, so `ping` and
-//! cancellations are always heard.
+//! carries out what [`crate::mcp::dispatch`] decides each line means, and
+//! hands tool calls to the pool without ever blocking on it: a full queue is
+//! answered "busy" at once, so `ping` and cancellations are always heard.
 
 use std::io::{BufRead, ErrorKind};
 
 use crossbeam_channel::{Sender, TrySendError};
 
-use crate::coalesce::Admission;
+use super::coalesce::Admission;
+use super::health_reply::HealthReplies;
+use super::inflight::InFlight;
+use crate::config::{QUEUE_CAPACITY, WORKERS};
 use crate::jsonrpc::{self, INVALID_REQUEST, Incoming, Outgoing};
-use crate::mcp::{self, Action, Job, Session};
-use crate::server::Context;
+use crate::mcp::{Action, Job, Refusal, Resource, Session, era, resources};
+use crate::ops::metrics::Metrics;
 use crate::tools::Outcome;
-use crate::{health, pool, resources};
 
-/// Reads until EOF (or a read error), then returns so the caller can drain.
-pub fn run(input: impl BufRead, ctx: &Context, jobs: &Sender<Box<Job>>, out: &Sender<Outgoing>) {
-    let mut session = Session::new(ctx);
-    let mut lines = LineReader::new(input, ctx.max_line);
-    loop {
-        let line = match lines.next_line() {
-            Ok(Line::Text(line)) => line,
-            Ok(Line::TooLong(len)) => {
-                log::warn!("discarded a request line of more than {len} bytes");
-                let _ = out.send(Outgoing::error(
-                    None,
-                    INVALID_REQUEST,
-                    format!(
-                        "Invalid request: line longer than {} bytes was discarded",
-                        ctx.max_line
-                    ),
-                ));
-                continue;
-            }
-            Ok(Line::Eof) => break,
-            Err(e) => {
-                log::error!("stdin read failed: {e}");
-                break;
-            }
-        };
-        let line = trim_line(&line);
-        if line.is_empty() {
-            continue;
-        }
-        let action = match jsonrpc::parse_line(line) {
-            Ok(msg) => {
-                match msg {
-                    Incoming::Request { .. } => ctx.metrics.request(),
-                    Incoming::Notification { .. } => ctx.metrics.notification(),
-                    Incoming::Response => {}
-                }
-                session.handle(ctx, msg)
-            }
-            Err(reply) => Action::Reply(reply),
-        };
-        match action {
-            Action::Reply(msg) => {
-                let _ = out.send(msg);
-            }
-            Action::Run(job) => submit(ctx, job, jobs, out),
-            Action::Health(id, era) => {
-                health::answer_later(ctx, id, era, out, resources::health_contents)
-            }
-            Action::Nothing => {}
-        }
-    }
-    log::info!("stdin closed; finishing accepted requests");
+/// The reader's view of the server: its own session, and handles on what it
+/// shares with the workers.
+pub struct Reader<'a> {
+    pub session: Session,
+    /// Lines longer than this are discarded unread.
+    pub max_line: usize,
+    pub inflight: &'a InFlight,
+    pub metrics: &'a Metrics,
+    pub health: &'a HealthReplies,
+    pub jobs: &'a Sender<Box<Job>>,
+    pub out: &'a Sender<Outgoing>,
 }
 
-fn submit(ctx: &Context, job: Box<Job>, jobs: &Sender<Box<Job>>, out: &Sender<Outgoing>) {
-    if !ctx.register(&job.id, job.control.clone()) {
-        log::warn!(tool = job.tool, outcome = "rejected"; "request id {} reused while in flight", job.id);
-        let _ = out.send(Outgoing::error(
-            Some(job.id.clone()),
-            INVALID_REQUEST,
-            format!(
-                "Invalid request: id {} is already used by a call in flight",
-                job.id
-            ),
-        ));
-        return;
-    }
-    // Sent before admission so it precedes anything a worker sends for this
-    // call, including a call that joins an identical one already running.
-    if let Some(token) = &job.progress_token {
-        pool::progress_note(out, token, 0.0, "accepted");
-    }
-    let job = match ctx.coalescer.admit(job) {
-        Admission::Followed => return,
-        Admission::Full(job) => job,
-        Admission::Lead(job) => match jobs.try_send(job) {
-            Ok(()) => return,
-            Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
-                ctx.coalescer.abandon(&job);
-                job
+impl Reader<'_> {
+    /// Reads until EOF (or a read error), then returns so the caller can drain.
+    pub fn run(mut self, input: impl BufRead) {
+        let mut lines = LineReader::new(input, self.max_line);
+        loop {
+            let line = match lines.next_line() {
+                Ok(Line::Text(line)) => line,
+                Ok(Line::TooLong(len)) => {
+                    log::warn!("discarded a request line of more than {len} bytes");
+                    self.send(Outgoing::error(
+                        None,
+                        INVALID_REQUEST,
+                        format!(
+                            "Invalid request: line longer than {} bytes was discarded",
+                            self.max_line
+                        ),
+                    ));
+                    continue;
+                }
+                Ok(Line::Eof) => break,
+                Err(e) => {
+                    log::error!("stdin read failed: {e}");
+                    break;
+                }
+            };
+            let line = trim_line(&line);
+            if line.is_empty() {
+                continue;
             }
-        },
-    };
-    ctx.unregister(&job.id);
-    let msg = format!(
-        "server busy: {} tool calls are already running or queued; retry in a few seconds",
-        crate::config::WORKERS + crate::config::QUEUE_CAPACITY
-    );
-    let _ = out.send(mcp::refusal(
-        ctx,
-        job.id,
-        job.era,
-        job.tool,
-        Outcome::Busy,
-        &msg,
-    ));
+            let action = match jsonrpc::parse_line(line) {
+                Ok(msg) => {
+                    match msg {
+                        Incoming::Request { .. } => self.metrics.request(),
+                        Incoming::Notification { .. } => self.metrics.notification(),
+                        Incoming::Response => {}
+                    }
+                    self.session.handle(msg)
+                }
+                Err(reply) => Action::Reply(reply),
+            };
+            self.carry_out(action);
+        }
+        log::info!("stdin closed; finishing accepted requests");
+    }
+
+    fn carry_out(&self, action: Action) {
+        match action {
+            Action::Reply(msg) => self.send(msg),
+            Action::Run(job) => self.submit(job),
+            Action::Refuse(refusal) => self.refuse(refusal),
+            Action::Cancel(id) => self.inflight.cancel(&id),
+            Action::Read(id, era, Resource::Metrics) => {
+                let snapshot = self
+                    .metrics
+                    .snapshot(self.inflight.coalescer.coalesced_calls());
+                let body = resources::contents(Resource::Metrics, &snapshot.to_json());
+                self.send(Outgoing::result(
+                    id,
+                    era::decorate(era, "resources/read", body),
+                ));
+            }
+            Action::Read(id, era, Resource::Health) => self.health.answer_later(id, era, self.out),
+            Action::SetLogLevel(id, level) => {
+                crate::logging::set_client_level(level);
+                log::debug!("client log level set to {level}");
+                self.send(Outgoing::result(id, serde_json::json!({})));
+            }
+            Action::ClientReady => crate::logging::client_ready(),
+            Action::Ignore => {}
+        }
+    }
+
+    fn submit(&self, job: Box<Job>) {
+        if !self.inflight.register(&job.id, job.control.clone()) {
+            log::warn!(
+                tool = job.tool().as_str(), outcome = Outcome::Rejected.as_str();
+                "request id {} reused while in flight", job.id
+            );
+            self.send(Outgoing::error(
+                Some(job.id.clone()),
+                INVALID_REQUEST,
+                format!(
+                    "Invalid request: id {} is already used by a call in flight",
+                    job.id
+                ),
+            ));
+            return;
+        }
+        // Sent before admission so it precedes anything a worker sends for
+        // this call, including a call that joins an identical one already
+        // running.
+        if let Some(note) = job.progress(0.0, "accepted") {
+            self.send(note);
+        }
+        let coalescer = &self.inflight.coalescer;
+        let job = match coalescer.admit(job) {
+            Admission::Followed => return,
+            Admission::Full(job) => job,
+            Admission::Lead(job) => match self.jobs.try_send(job) {
+                Ok(()) => return,
+                Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
+                    coalescer.abandon(&job);
+                    job
+                }
+            },
+        };
+        self.inflight.unregister(&job.id);
+        let why = format!(
+            "server busy: {} tool calls are already running or queued; retry in a few seconds",
+            WORKERS + QUEUE_CAPACITY
+        );
+        let tool = job.tool().as_str();
+        self.refuse(Refusal::new(job.id, job.era, tool, Outcome::Busy, why));
+    }
+
+    /// A tool call answered without running: counted, logged as one tool-call
+    /// line, and answered as an `isError` result the model can read.
+    fn refuse(&self, refusal: Refusal) {
+        let result = refusal.result();
+        self.metrics.tool_call(refusal.tool, refusal.outcome, None);
+        let level = match refusal.outcome {
+            Outcome::RateLimited | Outcome::Busy => log::Level::Warn,
+            _ => log::Level::Info,
+        };
+        log::log!(
+            level,
+            tool = refusal.name.as_str(), duration_ms = 0u64, response_size = result.get().len() as u64,
+            outcome = refusal.outcome.as_str();
+            "tool call refused: {}", refusal.why
+        );
+        self.send(Outgoing::raw_result(refusal.id, result));
+    }
+
+    fn send(&self, msg: Outgoing) {
+        let _ = self.out.send(msg);
+    }
 }
 
 /// Strips the line ending (`\n`, `\r\n`) and surrounding whitespace.
