@@ -16,6 +16,8 @@ pub mod cli;
 pub mod config;
 pub mod guard;
 pub mod jsonrpc;
+#[cfg(test)]
+mod layering;
 pub mod logging;
 pub mod mcp;
 pub mod memory;
