@@ -26,6 +26,8 @@ pub mod health_reply;
 pub mod inflight;
 pub mod pool;
 pub mod reader;
+#[cfg(test)]
+pub mod testing;
 pub mod writer;
 
 use health_reply::HealthReplies;

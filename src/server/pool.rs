@@ -163,3 +163,123 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jsonrpc::RequestId;
+    use crate::mcp::Era;
+    use crate::server::coalesce::Admission;
+    use crate::server::testing::Standin;
+    use serde_json::{Value, json};
+
+    fn job(id: i64, tool: &str, args: Value, engine: &Engine) -> Box<Job> {
+        let tool = crate::tools::find(tool).expect("a tool");
+        let args = args.as_object().cloned().unwrap_or_default();
+        Box::new(Job {
+            id: RequestId::from_value(&json!(id)).expect("an id"),
+            plan: crate::tools::plan(tool, &args, &engine.policy).expect("a valid call"),
+            progress_token: None,
+            era: Era::Legacy,
+            control: Control::new(),
+        })
+    }
+
+    /// Runs `jobs` through a pool of five, waits for them all, and returns
+    /// what was sent to the writer and the counters.
+    fn run(jobs: impl FnOnce(&Engine, &InFlight) -> Vec<Box<Job>>) -> (Vec<Value>, Metrics) {
+        let standin = Standin::new(None);
+        let (engine, _home) = standin.engine();
+        let (out, written) = crossbeam_channel::unbounded();
+        let worker = Worker {
+            engine: Arc::new(engine),
+            inflight: Arc::new(InFlight::new()),
+            metrics: Arc::new(Metrics::new()),
+            out,
+            #[cfg(debug_assertions)]
+            panic_marker: Some("boom_marker".into()),
+        };
+        let (queue, pool) = spawn(worker.clone()).expect("workers start");
+        for j in jobs(&worker.engine, &worker.inflight) {
+            assert!(worker.inflight.register(&j.id, j.control.clone()));
+            queue.send(j).expect("room in the queue");
+        }
+        drop(queue);
+        pool.join();
+        let messages = written
+            .try_iter()
+            .map(|m| serde_json::to_value(&m).expect("serialisable"))
+            .collect();
+        let metrics = Arc::try_unwrap(worker.metrics).unwrap_or_default();
+        (messages, metrics)
+    }
+
+    fn counted(metrics: &Metrics) -> Value {
+        metrics.snapshot(0).to_json()["outcomes"].clone()
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    fn a_panic_is_one_calls_error_and_the_workers_live_on() {
+        let (messages, metrics) = run(|engine, _| {
+            let boom = json!({"sql": "SELECT pid FROM processes WHERE name = 'boom_marker'"});
+            let mut jobs = vec![job(0, "custom_query", boom, engine)];
+            jobs.extend((1..=10).map(|id| job(id, "users", json!({}), engine)));
+            jobs
+        });
+        assert_eq!(messages.len(), 11);
+        for m in &messages {
+            let failed = m["result"]["isError"] == true;
+            assert_eq!(failed, m["id"] == 0, "{m}");
+        }
+        let boom = messages.iter().find(|m| m["id"] == 0).expect("answered");
+        assert_eq!(
+            boom["result"]["content"][0]["text"],
+            "Error: internal error while serving this call; the server keeps running"
+        );
+        let outcomes = counted(&metrics);
+        assert_eq!(
+            (outcomes["tool_error"].clone(), outcomes["ok"].clone()),
+            (json!(1), json!(10))
+        );
+    }
+
+    #[test]
+    fn identical_calls_share_one_answer_under_their_own_ids() {
+        let (messages, metrics) = run(|engine, inflight| {
+            let leader = match inflight.coalescer.admit(job(1, "users", json!({}), engine)) {
+                Admission::Lead(j) => j,
+                _ => panic!("the first call leads"),
+            };
+            let follower = job(2, "users", json!({}), engine);
+            assert!(inflight.register(&follower.id, follower.control.clone()));
+            assert!(matches!(
+                inflight.coalescer.admit(follower),
+                Admission::Followed
+            ));
+            vec![leader]
+        });
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0]["result"], messages[1]["result"]);
+        let mut ids: Vec<&Value> = messages.iter().map(|m| &m["id"]).collect();
+        ids.sort_by_key(|id| id.as_i64());
+        assert_eq!(ids, [&json!(1), &json!(2)]);
+        assert_eq!(counted(&metrics)["ok"], 2);
+    }
+
+    #[test]
+    fn a_call_cancelled_while_queued_is_never_run_or_answered() {
+        let (messages, metrics) = run(|engine, _| {
+            let cancelled = job(1, "users", json!({}), engine);
+            cancelled.control.cancel();
+            vec![cancelled, job(2, "system_info", json!({}), engine)]
+        });
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0]["id"], 2);
+        let outcomes = counted(&metrics);
+        assert_eq!(
+            (outcomes["cancelled"].clone(), outcomes["ok"].clone()),
+            (json!(1), json!(1))
+        );
+    }
+}

@@ -242,6 +242,8 @@ impl<R: BufRead> LineReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::testing::{Conversation, Standin};
+    use serde_json::{Value, json};
 
     fn lines(input: &[u8], max: usize) -> Vec<String> {
         let mut r = LineReader::new(std::io::BufReader::with_capacity(4, input), max);
@@ -276,5 +278,127 @@ mod tests {
     fn trims_cr_and_whitespace() {
         assert_eq!(trim_line(b"  {}\r"), b"{}");
         assert_eq!(trim_line(b" \t\r"), b"");
+    }
+
+    /// What became of a request, in a word: `result`, `tool error`, or the
+    /// JSON-RPC error code.
+    fn outcome(reply: &Value) -> String {
+        match reply.get("error") {
+            Some(e) => format!("error {}", e["code"]),
+            None if reply["result"]["isError"] == true => "tool error".into(),
+            None => "result".into(),
+        }
+    }
+
+    #[test]
+    fn every_request_gets_one_answer_and_nothing_else_does() {
+        let standin = Standin::new(None);
+        let c = Conversation::start(&standin);
+        let lines = [
+            (r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#, "result"),
+            (
+                r#"{"jsonrpc":"2.0","id":2,"method":"nosuch"}"#,
+                "error -32601",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"users"}}"#,
+                "result",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"users","arguments":5}}"#,
+                "tool error",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":5,"method":"resources/read","params":{"uri":"osquery://server/health"}}"#,
+                "result",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":6,"method":"resources/read","params":{"uri":"osquery://server/metrics"}}"#,
+                "result",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"custom_query","arguments":{"sql":"DELETE FROM users"}}}"#,
+                "tool error",
+            ),
+            (
+                r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+                "",
+            ),
+            (r#"{"jsonrpc":"2.0","id":8,"result":{}}"#, ""),
+            ("   ", ""),
+            ("{not json", "error -32700"),
+            (
+                r#"[{"jsonrpc":"2.0","id":9,"method":"ping"}]"#,
+                "error -32600",
+            ),
+        ];
+        for (line, _) in &lines {
+            c.send_line(line);
+        }
+        let replies = c.end();
+        // Lines that cannot be read are answered with a null id, in order.
+        let mut null_ids = replies.iter().filter(|r| r["id"].is_null()).map(outcome);
+        for (line, want) in lines {
+            let id = serde_json::from_str::<Value>(line)
+                .ok()
+                .and_then(|v| v.get("id").cloned());
+            let got: Vec<String> = match id {
+                _ if want.is_empty() => Vec::new(),
+                Some(id) => replies
+                    .iter()
+                    .filter(|r| r["id"] == id)
+                    .map(outcome)
+                    .collect(),
+                None => null_ids.next().into_iter().collect(),
+            };
+            let want: Vec<&str> = [want].into_iter().filter(|w| !w.is_empty()).collect();
+            assert_eq!(got, want, "{line}");
+        }
+        assert_eq!(replies.len(), 9, "seven answers by id, two with a null id");
+    }
+
+    #[test]
+    fn the_reader_never_waits_a_full_queue_is_busy_and_ids_stay_unique() {
+        let hang = Standin::new(Some("hang"));
+        let mut c = Conversation::start(&hang);
+        let call = |c: &Conversation, n: usize, token: bool| {
+            let mut params = json!({
+                "name": "custom_query",
+                "arguments": {"sql": format!("SELECT pid FROM processes LIMIT {n}")},
+            });
+            if token {
+                params["_meta"] = json!({"progressToken": n});
+            }
+            c.request(json!(n), "tools/call", params);
+        };
+        // Every worker holds a call that never ends…
+        for n in 1..=WORKERS {
+            call(&c, n, true);
+            c.wait_for(|m| {
+                m["params"]["progressToken"] == n && m["params"]["message"] == "running osqueryi"
+            });
+        }
+        // …and the queue fills up.
+        for n in WORKERS + 1..=WORKERS + QUEUE_CAPACITY {
+            call(&c, n, false);
+        }
+        call(&c, 1, false);
+        let reused = c.reply(&json!(1));
+        assert_eq!(reused["error"]["code"], INVALID_REQUEST, "{reused}");
+        call(&c, 1000, false);
+        let busy = c.reply(&json!(1000));
+        let text = busy["result"]["content"][0]["text"].as_str().unwrap_or("");
+        assert!(
+            text.starts_with("Error: server busy: 69 tool calls"),
+            "{busy}"
+        );
+        c.request(json!("p"), "ping", json!({}));
+        assert_eq!(c.reply(&json!("p"))["result"], json!({}));
+        // Cancelled calls, queued or running, are never answered.
+        for n in (1..=WORKERS + QUEUE_CAPACITY).rev() {
+            c.notify("notifications/cancelled", json!({"requestId": n}));
+        }
+        let rest = c.end();
+        assert!(rest.iter().all(|m| m.get("id").is_none()), "{rest:?}");
     }
 }
