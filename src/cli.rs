@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
-use crate::config::{Config, SERVER};
+use crate::config::{Config, SERVER, SETTINGS};
 use crate::ops::health;
 use crate::osquery::{Control, PrivateHome, Row};
 use crate::tools::{Engine, Outcome};
@@ -20,53 +20,6 @@ use crate::{logging, server, tools};
 const NAME: &str = SERVER.name;
 /// Cells wider than this are cut in `--table` output.
 const MAX_CELL: usize = 60;
-
-/// The environment the server reads, with defaults, for `--help`.
-const VARIABLES: &[(&str, &str, &str)] = &[
-    (
-        "OSQUERY_PATH",
-        "search",
-        "osqueryi binary (default: PATH, then /usr/local/bin, /usr/bin, /opt/osquery/bin)",
-    ),
-    ("OSQUERY_TIMEOUT", "30", "seconds per query (1-3600)"),
-    (
-        "MAX_RESPONSE_SIZE",
-        "10485760",
-        "bytes of osqueryi output per query (1024-1073741824)",
-    ),
-    ("RATE_LIMIT", "60", "tool calls per minute, 0 = off"),
-    (
-        "LOG_LEVEL",
-        "info",
-        "error, warn, info, debug, trace (JSON lines on stderr)",
-    ),
-    (
-        "OSQUERY_DENY_TABLES",
-        "built-in list",
-        "comma-separated tables custom_query may not read",
-    ),
-    (
-        "OSQUERY_ALLOW_TABLES",
-        "unset",
-        "comma-separated tables; when set, the only ones custom_query may read",
-    ),
-    (
-        "REDACT",
-        "1",
-        "0 to stop masking values that look like secrets",
-    ),
-    ("OSQUERY_NICE", "10", "niceness of osqueryi, 0 = unchanged"),
-    (
-        "OSQUERY_MEMORY_LIMIT",
-        "1024",
-        "MiB of address space for osqueryi, 0 = none",
-    ),
-    (
-        "OSQUERY_CPU_LIMIT",
-        "the timeout",
-        "CPU seconds for osqueryi, 0 = none",
-    ),
-];
 
 pub fn run(args: &[String]) -> ExitCode {
     match args.first().map(String::as_str) {
@@ -113,8 +66,8 @@ pub fn help() -> String {
         h.push_str(&format!("    {:width$}  {}\n", t.id, t.title));
     }
     h.push_str("\nENVIRONMENT (default in brackets):\n");
-    for (name, default, what) in VARIABLES {
-        h.push_str(&format!("    {name:22} [{default}] {what}\n"));
+    for s in SETTINGS {
+        h.push_str(&format!("    {:22} [{}] {}\n", s.name, s.default, s.help));
     }
     h.push_str(concat!(
         "\nEXIT STATUS:\n",

@@ -31,6 +31,73 @@ pub const QUEUE_CAPACITY: usize = 64;
 /// The longest custom_query the server accepts, in characters.
 pub const MAX_SQL_CHARS: usize = 10_000;
 
+/// One setting the server reads from its environment: the parser below
+/// reads exactly these (a test checks), and `--help` lists them.
+pub struct Setting {
+    pub name: &'static str,
+    /// As `--help` shows it.
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "OSQUERY_PATH",
+        default: "search",
+        help: "osqueryi binary (default: PATH, then /usr/local/bin, /usr/bin, /opt/osquery/bin)",
+    },
+    Setting {
+        name: "OSQUERY_TIMEOUT",
+        default: "30",
+        help: "seconds per query (1-3600)",
+    },
+    Setting {
+        name: "MAX_RESPONSE_SIZE",
+        default: "10485760",
+        help: "bytes of osqueryi output per query (1024-1073741824)",
+    },
+    Setting {
+        name: "RATE_LIMIT",
+        default: "60",
+        help: "tool calls per minute, 0 = off",
+    },
+    Setting {
+        name: "LOG_LEVEL",
+        default: "info",
+        help: "error, warn, info, debug, trace (JSON lines on stderr)",
+    },
+    Setting {
+        name: "OSQUERY_DENY_TABLES",
+        default: "built-in list",
+        help: "comma-separated tables custom_query may not read",
+    },
+    Setting {
+        name: "OSQUERY_ALLOW_TABLES",
+        default: "unset",
+        help: "comma-separated tables; when set, the only ones custom_query may read",
+    },
+    Setting {
+        name: "REDACT",
+        default: "1",
+        help: "0 to stop masking values that look like secrets",
+    },
+    Setting {
+        name: "OSQUERY_NICE",
+        default: "10",
+        help: "niceness of osqueryi, 0 = unchanged",
+    },
+    Setting {
+        name: "OSQUERY_MEMORY_LIMIT",
+        default: "1024",
+        help: "MiB of address space for osqueryi, 0 = none",
+    },
+    Setting {
+        name: "OSQUERY_CPU_LIMIT",
+        default: "the timeout",
+        help: "CPU seconds for osqueryi, 0 = none",
+    },
+];
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `OSQUERY_PATH` when set; otherwise the binary is searched per call.
@@ -198,6 +265,22 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_parser_reads_exactly_the_listed_settings() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        Config::from_lookup(|k| {
+            asked.borrow_mut().push(k.to_string());
+            None
+        })
+        .expect("defaults are valid");
+        let mut asked = asked.into_inner();
+        asked.sort();
+        asked.dedup();
+        let mut listed: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+        listed.sort();
+        assert_eq!(asked, listed);
     }
 
     #[test]
