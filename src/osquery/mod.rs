@@ -85,6 +85,6 @@ pub struct Output {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A poisoned lock only means another thread panicked while holding it; the
-    // state inside is still a plain pair of values.
+    // state inside is plain values, never left half-updated.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

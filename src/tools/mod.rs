@@ -9,7 +9,7 @@
 mod enrich;
 mod fetch;
 mod plan;
-pub mod queries;
+mod queries;
 mod schema;
 
 pub use fetch::{Engine, Failure, Fetched, StructuredMeta};
