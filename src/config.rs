@@ -1,4 +1,5 @@
-//! The environment, read once at start-up into a validated [`Config`].
+//! The environment, read once at start-up into a validated [`Config`], and
+//! what is fixed by design: the server's identity and its sizes.
 //!
 //! An invalid value stops start-up with one line naming the variable and the
 //! accepted range (exit status 2): a server that silently fell back to a default

@@ -27,13 +27,6 @@ const TAIL: &[u8] = b"],\"isError\":false";
 /// 10 MiB, losing the answer; the margin leaves room for the envelope.
 pub const MAX_RESULT_BYTES: usize = 10 * 1024 * 1024 - 64 * 1024;
 
-/// Takes the rows by value so they are freed as soon as they are written.
-/// `era` adds the members its revision requires (see [`Era::tool_result_members`]).
-///
-/// When the rows twice would not fit in [`MAX_RESULT_BYTES`], the text item
-/// says where the rows are instead of repeating them (MCP asks for the text
-/// copy only as a SHOULD); when even one copy would not fit, the call fails
-/// with an error that says how to narrow it.
 /// The result of one call, before it becomes a message.
 #[derive(Clone)]
 pub struct Answer {
@@ -55,6 +48,13 @@ pub fn answer(fetched: Result<Fetched, Failure>, era: Era) -> Answer {
     }
 }
 
+/// Takes the rows by value so they are freed as soon as they are written.
+/// `era` adds the members its revision requires (see [`Era::tool_result_members`]).
+///
+/// When the rows twice would not fit in [`MAX_RESULT_BYTES`], the text item
+/// says where the rows are instead of repeating them (MCP asks for the text
+/// copy only as a SHOULD); when even one copy would not fit, the call fails
+/// with an error that says how to narrow it.
 pub fn success(
     rows: Vec<Row>,
     meta: &StructuredMeta,

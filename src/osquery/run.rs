@@ -71,7 +71,7 @@ impl Drop for SlotGuard<'_> {
 }
 
 impl Osqueryi {
-    /// Where the binary is now: `OSQUERY_PATH`, or a search (see [`locate`]).
+    /// Where the binary is now: `OSQUERY_PATH`, or a search (see [`locate()`]).
     pub fn locate(&self) -> Option<PathBuf> {
         locate(self.osquery_path.as_deref())
     }

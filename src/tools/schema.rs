@@ -1,5 +1,5 @@
 //! What `tools/list` says about each tool: its input schema (the arguments
-//! [`super::plan`] accepts), its output schema (the rows and metadata a
+//! [`super::plan()`] accepts), its output schema (the rows and metadata a
 //! result carries) and its annotations.
 
 use serde_json::{Map, Value, json};
