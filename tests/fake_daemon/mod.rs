@@ -72,8 +72,8 @@ struct Shared {
     responder: Mutex<Responder>,
     calls: Mutex<Vec<Call>>,
     connections: AtomicUsize,
-    /// Every accepted connection, so stop() can close them all.
-    open: Mutex<Vec<UnixStream>>,
+    /// Every live connection by number, so stop() can close them all.
+    open: Mutex<Vec<(usize, UnixStream)>>,
     stopping: AtomicBool,
 }
 
@@ -177,7 +177,7 @@ impl FakeDaemon {
         // Wake the acceptor blocked in accept(); it sees `stopping` and ends.
         let _ = UnixStream::connect(&self.path);
         let _ = acceptor.join();
-        for stream in lock(&self.shared.open).drain(..) {
+        for (_, stream) in lock(&self.shared.open).drain(..) {
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
         let _ = fs::remove_file(&self.path);
@@ -218,10 +218,13 @@ fn accept(listener: UnixListener, shared: Arc<Shared>) {
         let Ok(handle) = stream.try_clone() else {
             continue;
         };
-        lock(&shared.open).push(handle);
-        shared.connections.fetch_add(1, Ordering::SeqCst);
+        let number = shared.connections.fetch_add(1, Ordering::SeqCst);
+        lock(&shared.open).push((number, handle));
         let shared = Arc::clone(&shared);
-        thread::spawn(move || serve(stream, &shared));
+        thread::spawn(move || {
+            serve(stream, &shared);
+            lock(&shared.open).retain(|(n, _)| *n != number);
+        });
     }
 }
 
