@@ -34,5 +34,6 @@ pub mod results;
 pub mod server;
 pub mod signals;
 pub mod sql_lexer;
+pub mod table_specs;
 pub mod tools;
 pub mod writer;
