@@ -34,6 +34,7 @@ pub mod results;
 pub mod server;
 pub mod signals;
 pub mod sql_lexer;
+pub mod table_specs;
 pub mod thrift;
 pub mod tools;
 pub mod writer;
