@@ -2,9 +2,7 @@
 //! caller still gets its own answer, and one caller's cancellation does not
 //! stop the run for the others.
 
-mod common;
-
-use common::{Server, Standin, TempDir, eventually, process_alive, rows};
+use crate::util::{Server, Standin, TempDir, eventually, process_alive, rows};
 use serde_json::{Value, json};
 
 fn slow() -> Standin {
@@ -147,7 +145,7 @@ fn a_caller_that_joins_a_running_call_still_hears_start_and_end_progress() {
     );
     let mut progress = Vec::new();
     loop {
-        let m = s.recv(common::DEADLINE).expect("a message");
+        let m = s.recv(crate::util::DEADLINE).expect("a message");
         if m.get("id") == Some(&json!(2)) {
             rows(&m["result"]);
             break;

@@ -3,14 +3,12 @@
 //! bad configuration and oversized lines. Each test proves one guarantee of
 //! the README's "Reliability" section against the built binary and the stand-in.
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use common::{
+use crate::util::{
     Server, Standin, TempDir, error_text, eventually, process_alive, rows, zombie_children,
 };
 use serde_json::{Value, json};
@@ -199,7 +197,7 @@ fn progress_notifications_echo_string_and_integer_tokens() {
         );
         let mut progress = Vec::new();
         loop {
-            let m = s.recv(common::DEADLINE).expect("a message");
+            let m = s.recv(crate::util::DEADLINE).expect("a message");
             if m.get("id") == Some(&id) {
                 rows(&m["result"]);
                 break;
@@ -221,7 +219,7 @@ fn progress_notifications_echo_string_and_integer_tokens() {
     }
     // No token, no notifications.
     s.send_request(json!(3), "tools/call", call("system_info", json!({})));
-    let m = s.recv(common::DEADLINE).expect("reply");
+    let m = s.recv(crate::util::DEADLINE).expect("reply");
     assert_eq!(m["id"], 3, "{m}");
 }
 
@@ -323,7 +321,7 @@ fn malformed_lines_between_good_ones_are_answered_and_do_not_disturb() {
     ];
     for (i, line) in bad.iter().enumerate() {
         s.send_raw_bytes(line);
-        let err = s.recv(common::DEADLINE).expect("an error reply");
+        let err = s.recv(crate::util::DEADLINE).expect("an error reply");
         let code = err["error"]["code"]
             .as_i64()
             .unwrap_or_else(|| panic!("{err}"));
@@ -453,7 +451,7 @@ fn each_invalid_setting_stops_start_up_with_one_line_and_status_two() {
         ("RATE_LIMIT", "-1"),
         ("LOG_LEVEL", "loud"),
     ] {
-        let out = Command::new(common::bin())
+        let out = Command::new(crate::util::bin())
             .env_clear()
             .env(var, value)
             .stdin(Stdio::null())
@@ -473,9 +471,9 @@ fn each_invalid_setting_stops_start_up_with_one_line_and_status_two() {
 
 #[test]
 fn a_line_over_the_limit_is_refused_without_being_buffered() {
-    let mut child = Command::new(common::bin())
+    let mut child = Command::new(crate::util::bin())
         .env_clear()
-        .env("OSQUERY_PATH", common::standin_path())
+        .env("OSQUERY_PATH", crate::util::standin_path())
         .env("MAX_RESPONSE_SIZE", "1024")
         .env("RATE_LIMIT", "0")
         .stdin(Stdio::piped())
@@ -513,7 +511,7 @@ fn a_line_over_the_limit_is_refused_without_being_buffered() {
     drop(stdin);
     let status = child.wait().expect("exit");
     assert_eq!(status.code(), Some(0));
-    assert!(started.elapsed() < common::DEADLINE);
+    assert!(started.elapsed() < crate::util::DEADLINE);
 }
 
 /// A call that reads the users table, different for each `i`.
@@ -528,10 +526,10 @@ fn users_call(i: i64) -> Value {
 fn a_client_that_never_reads_stderr_cannot_stall_the_server() {
     // stderr is a pipe nobody reads: once it is full, log lines are dropped
     // rather than blocking the reader (found in review: it stalled at ~300).
-    let mut child = std::process::Command::new(common::bin())
+    let mut child = std::process::Command::new(crate::util::bin())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("OSQUERY_PATH", common::standin_path())
+        .env("OSQUERY_PATH", crate::util::standin_path())
         .env("RATE_LIMIT", "0")
         .env("LOG_LEVEL", "debug")
         .stdin(std::process::Stdio::piped())
@@ -572,7 +570,7 @@ fn a_client_that_never_reads_stderr_cannot_stall_the_server() {
         let _ = keep_tx.send(stdin);
     });
     let mut answered = 0;
-    let deadline = std::time::Instant::now() + common::DEADLINE;
+    let deadline = std::time::Instant::now() + crate::util::DEADLINE;
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         let line = rx
@@ -595,10 +593,10 @@ fn an_id_reused_while_in_flight_is_refused_and_the_first_call_still_answered() {
     let mut s = Server::with_standin(&standin, &[]);
     s.send_request(json!(7), "tools/call", call("users", json!({})));
     s.send_request(json!(7), "tools/call", call("system_info", json!({})));
-    let first = s.recv(common::DEADLINE).expect("a reply");
+    let first = s.recv(crate::util::DEADLINE).expect("a reply");
     assert_eq!(first["id"], 7);
     assert_eq!(first["error"]["code"], -32600, "{first}");
-    let second = s.recv(common::DEADLINE).expect("a reply");
+    let second = s.recv(crate::util::DEADLINE).expect("a reply");
     assert_eq!(second["id"], 7);
     assert!(
         rows(&second["result"]).len() > 1,

@@ -1,9 +1,7 @@
 //! MCP 2026-07-28 (stateless, `_meta` envelope on every request) and the
 //! classic handshake, served by the same binary on the same stdin.
 
-mod common;
-
-use common::{Server, Standin, error_text, eventually, process_alive, rows};
+use crate::util::{Server, Standin, error_text, eventually, process_alive, rows};
 use serde_json::{Value, json};
 
 const VERSION: &str = "io.modelcontextprotocol/protocolVersion";
@@ -171,7 +169,7 @@ fn progress_tokens_of_either_type_are_echoed() {
 
 #[test]
 fn a_modern_call_is_cancelled_and_never_answered() {
-    let pids_dir = common::TempDir::new("pids");
+    let pids_dir = crate::util::TempDir::new("pids");
     let pids = pids_dir.path("pids");
     let standin = Standin::new(&[
         ("STANDIN_MODE", "hang"),

@@ -1,6 +1,5 @@
 //! Conversations with the built server: start it with an environment, send
 //! JSON-RPC lines, read replies with a deadline, close stdin, check the exit.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

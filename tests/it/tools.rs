@@ -1,9 +1,7 @@
 //! Every tool against the stand-in, and every validation rule, as a client
 //! meets them.
 
-mod common;
-
-use common::{Server, Standin, error_text, rows};
+use crate::util::{Server, Standin, error_text, rows};
 use serde_json::{Value, json};
 
 fn schema_of(s: &mut Server, tool: &str) -> Value {

@@ -1,9 +1,7 @@
 //! osqueryi misbehaving in every way the stand-in can: the server answers each
 //! with a clear error, leaves nothing behind, and keeps serving.
 
-mod common;
-
-use common::{Server, Standin, error_text, eventually, process_alive, rows, zombie_children};
+use crate::util::{Server, Standin, error_text, eventually, process_alive, rows, zombie_children};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -13,7 +11,7 @@ fn still_serving(s: &mut Server) {
 
 #[test]
 fn a_hang_is_killed_at_the_timeout_with_its_children_and_reaped() {
-    let pids_dir = common::TempDir::new("pids");
+    let pids_dir = crate::util::TempDir::new("pids");
     let pids = pids_dir.path("pids");
     let pids_env = pids.display().to_string();
     let standin = Standin::new(&[
@@ -79,7 +77,7 @@ fn five_megabytes_of_rows_succeed() {
         json!({"name": "custom_query", "arguments": {"sql": "SELECT * FROM big"}}),
     );
     // Read the raw line: it must stay under the 10 MiB clients accept.
-    let line = s.recv_line(common::DEADLINE).expect("an answer");
+    let line = s.recv_line(crate::util::DEADLINE).expect("an answer");
     assert!(line.len() < 10 * 1024 * 1024, "{} bytes", line.len());
     let r: serde_json::Value = serde_json::from_str(&line).expect("JSON");
     assert_eq!(r["result"]["isError"], false);
@@ -151,7 +149,7 @@ fn non_zero_exits_report_the_reason() {
 
 #[test]
 fn a_binary_that_is_not_executable_is_not_found() {
-    let dir = common::TempDir::new("noexec");
+    let dir = crate::util::TempDir::new("noexec");
     let path = dir.path("osqueryi");
     std::fs::write(&path, "#!/bin/sh\n").expect("write");
     let p = path.display().to_string();

@@ -1,9 +1,7 @@
 //! Answers that help a model: list_tables, describe_table, the prompts, and
 //! fixed tools that adapt to the tables this host's osquery has.
 
-mod common;
-
-use common::{Server, Standin, TempDir, error_text, rows, set_executable, standin_path};
+use crate::util::{Server, Standin, TempDir, error_text, rows, set_executable, standin_path};
 use serde_json::{Value, json};
 
 fn names(rows: &[Value]) -> Vec<String> {

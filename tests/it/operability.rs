@@ -1,11 +1,9 @@
 //! Operating the server: JSON logs on stderr, the metrics and health
 //! resources, MCP logging, and the command line (`--health`, `--help`, `call`).
 
-mod common;
-
 use std::process::{Command, Output};
 
-use common::*;
+use crate::util::*;
 use serde_json::{Value, json};
 
 /// Runs the binary once with a clean environment plus `vars`.

@@ -1,9 +1,7 @@
 //! The five-worker pool as a client feels it: five slow calls run together,
 //! a sixth waits, and the reader keeps answering protocol requests meanwhile.
 
-mod common;
-
-use common::{Server, Standin, rows};
+use crate::util::{Server, Standin, rows};
 use serde_json::json;
 use std::time::{Duration, Instant};
 

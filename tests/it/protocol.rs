@@ -1,8 +1,6 @@
 //! The JSON-RPC and MCP lifecycle as strict clients see it.
 
-mod common;
-
-use common::{DEADLINE, Server};
+use crate::util::{DEADLINE, Server};
 use serde_json::{Value, json};
 
 #[test]
