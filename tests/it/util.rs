@@ -17,7 +17,7 @@ use wait_timeout::ChildExt;
 
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
-pub fn bin() -> &'static str {
+fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_mcp-osquery-server")
 }
 
