@@ -1,0 +1,14 @@
+//! Conversations with the built server, one module a topic, all in one test
+//! binary so they share one build and one helper module (`util`).
+
+mod answers;
+mod coalesce;
+mod concurrency;
+mod failures;
+mod guard;
+mod modern;
+mod operability;
+mod protocol;
+mod reliability;
+mod tools;
+mod util;
