@@ -5,7 +5,7 @@
 #
 # 1. checks fixtures/thrift/*.bin are still what the Thrift library writes;
 # 2. starts tests/interop/fake_extension_manager.py on a temporary socket;
-# 3. runs the ignored interop test of tests/thrift_wire.rs against it.
+# 3. runs the ignored interop test of tests/it/thrift_wire.rs against it.
 # Installs (idempotent, reused later) a venv /tmp/thrift-interop-venv-<versions>
 # with thrift==$THRIFT_V and osquery==$OSQUERY_PY_V from PyPI.
 set -euo pipefail
@@ -41,4 +41,4 @@ done
 grep -q '^listening' "$dir/log" || { cat "$dir/log"; echo "interop: the Python server did not start" >&2; exit 1; }
 
 OSQUERY_INTEROP_SOCKET="$dir/osquery.em" \
-    cargo test --quiet --test thrift_wire -- --ignored --nocapture interop_with_a_python_thrift_server
+    cargo test --quiet --test it -- --ignored --nocapture thrift_wire::interop_with_a_python_thrift_server

@@ -5,9 +5,7 @@
 //! Like osqueryd it serves each connection on its own thread, one request at
 //! a time, binary protocol, unframed. Standard library only, and its own
 //! small request decoder and reply encoder: it shares no code with
-//! `src/thrift.rs`, so the two check each other. Self-contained, to be
-//! included with `mod fake_daemon;` (or `#[path]`) by any test binary.
-#![allow(dead_code)]
+//! `src/thrift.rs`, so the two check each other.
 
 use std::fs;
 use std::io::{self, BufReader, Read, Write};

@@ -4,14 +4,12 @@
 //! Thrift server is `interop_with_a_python_thrift_server` (ignored; see
 //! tests/interop/README.md).
 
-mod fake_daemon;
-
 use std::io::{self, BufReader};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use fake_daemon::{Answer, Call, FakeDaemon, Row, canned_columns, canned_rows, rows};
+use crate::fake_daemon::{Answer, Call, FakeDaemon, Row, canned_columns, canned_rows, rows};
 use mcp_osquery_server::thrift::{Request, Status, WireError, read_reply, send};
 
 const BUDGET: usize = 10 << 20;
@@ -168,7 +166,7 @@ fn a_hang_is_a_timeout_and_other_connections_are_served_meanwhile() {
             let _ = hanging.send(());
             Answer::Hang
         }
-        _ => fake_daemon::canned(call),
+        _ => crate::fake_daemon::canned(call),
     });
     let mut stuck = Client::connect(daemon.path(), Duration::from_secs(1)).expect("connect");
     std::thread::scope(|s| {
