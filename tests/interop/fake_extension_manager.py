@@ -7,7 +7,7 @@ connection) on a UNIX socket, TBufferedTransport (unframed), TBinaryProtocol.
     python3 tests/interop/fake_extension_manager.py /tmp/x/osquery.em
 
 Prints "listening on PATH" once connections are accepted. Its answers are the
-ones tests/fake_daemon (canned_rows, canned_columns) gives, so the ignored
+ones tests/it/fake_daemon.rs (canned_rows, canned_columns) gives, so the ignored
 interop test in tests/thrift_wire.rs can expect the same rows from both:
 
 - ping: status 0, "pong";
