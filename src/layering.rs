@@ -19,7 +19,15 @@ const FLOORS: &[&[&str]] = &[
     &["mcp", "ops"],
     &["tools"],
     &["logging"],
-    &["config", "jsonrpc", "redact", "guard", "osquery", "memory"],
+    &[
+        "config",
+        "jsonrpc",
+        "redact",
+        "guard",
+        "osquery",
+        "memory",
+        "table_specs",
+    ],
 ];
 
 /// Longest a file may be before its test module.

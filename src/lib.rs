@@ -25,4 +25,5 @@ pub mod ops;
 pub mod osquery;
 pub mod redact;
 pub mod server;
+pub mod table_specs;
 pub mod tools;

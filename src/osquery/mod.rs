@@ -18,6 +18,7 @@ mod locate;
 mod parse;
 mod run;
 pub mod signals;
+pub mod thrift;
 
 pub use containment::ChildLimits;
 pub use control::Control;

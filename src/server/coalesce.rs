@@ -85,16 +85,16 @@ impl Coalescer {
     pub fn admit(&self, job: Box<Job>) -> Admission {
         let key = key(&job);
         let mut f = self.lock();
-        if let Some(&n) = f.open.get(&key) {
-            if let Some(flight) = f.all.get_mut(&n) {
-                if flight.followers.len() >= MAX_FOLLOWERS {
-                    return Admission::Full(job);
-                }
-                log::debug!("request {} joins an identical {} call", job.id, job.tool());
-                flight.followers.push(*job);
-                self.coalesced.fetch_add(1, Ordering::Relaxed);
-                return Admission::Followed;
+        if let Some(&n) = f.open.get(&key)
+            && let Some(flight) = f.all.get_mut(&n)
+        {
+            if flight.followers.len() >= MAX_FOLLOWERS {
+                return Admission::Full(job);
             }
+            log::debug!("request {} joins an identical {} call", job.id, job.tool());
+            flight.followers.push(*job);
+            self.coalesced.fetch_add(1, Ordering::Relaxed);
+            return Admission::Followed;
         }
         let n = f.next;
         f.next = f.next.wrapping_add(1);
@@ -116,10 +116,10 @@ impl Coalescer {
     /// followers yet: the reader attaches them only after this returns).
     pub fn abandon(&self, leader: &Job) {
         let mut f = self.lock();
-        if let Some(n) = f.leaders.remove(&leader_key(leader)) {
-            if let Some(flight) = f.all.remove(&n) {
-                close(&mut f, n, &flight.key);
-            }
+        if let Some(n) = f.leaders.remove(&leader_key(leader))
+            && let Some(flight) = f.all.remove(&n)
+        {
+            close(&mut f, n, &flight.key);
         }
     }
 

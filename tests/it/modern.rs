@@ -1,9 +1,7 @@
 //! MCP 2026-07-28 (stateless, `_meta` envelope on every request) and the
 //! classic handshake, served by the same binary on the same stdin.
 
-mod common;
-
-use common::{Server, Standin, error_text, eventually, process_alive, rows};
+use crate::util::{Server, Standin, all_gone, error_text, rows};
 use serde_json::{Value, json};
 
 const VERSION: &str = "io.modelcontextprotocol/protocolVersion";
@@ -154,12 +152,8 @@ fn progress_tokens_of_either_type_are_echoed() {
             "tools/call",
             json!({"name": "system_info", "_meta": envelope(json!({"progressToken": token}))}),
         );
-        let r = s.wait_for(&json!("call"));
+        let (r, seen) = s.reply_and_before(&json!("call"));
         assert_modern_result(&r["result"]);
-        let mut seen = Vec::new();
-        while let Some(m) = s.recv(std::time::Duration::ZERO) {
-            seen.push(m);
-        }
         let progress: Vec<f64> = seen
             .iter()
             .filter(|m| m["params"]["progressToken"] == token)
@@ -171,31 +165,17 @@ fn progress_tokens_of_either_type_are_echoed() {
 
 #[test]
 fn a_modern_call_is_cancelled_and_never_answered() {
-    let pids_dir = common::TempDir::new("pids");
-    let pids = pids_dir.path("pids");
-    let standin = Standin::new(&[
-        ("STANDIN_MODE", "hang"),
-        ("STANDIN_MATCH", "FROM users"),
-        ("STANDIN_PIDS", &pids.display().to_string()),
-    ]);
+    let standin = Standin::hanging("FROM users");
     let mut s = Server::with_standin(&standin, &[("OSQUERY_TIMEOUT", "30")]);
     s.send_request(
         json!(4),
         "tools/call",
         json!({"name": "users", "arguments": {}, "_meta": envelope(json!({}))}),
     );
-    eventually("the stand-in hangs", || {
-        std::fs::read_to_string(&pids).is_ok_and(|t| t.split_whitespace().count() == 2)
-    });
+    let pids = standin.wait_hung();
     // As the Python 2.x client sends it: no envelope on the notification.
     s.send_raw(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":4,"reason":"timed out after 1s"}}"#);
-    let text = std::fs::read_to_string(&pids).expect("pids");
-    for pid in text
-        .split_whitespace()
-        .filter_map(|p| p.parse::<u32>().ok())
-    {
-        eventually("the cancelled query is killed", || !process_alive(pid));
-    }
+    all_gone("the cancelled query is killed", &pids);
     let r = modern(&mut s, "server/discover", json!({}));
     assert_modern_result(&r["result"]);
     s.close_stdin();
@@ -213,7 +193,7 @@ fn a_classic_session_on_the_same_binary_is_unchanged() {
     let init = s.initialize();
     assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
     assert!(init["result"].get("resultType").is_none());
-    assert_eq!(s.request("ping", json!({}))["result"], json!({}));
+    s.assert_serving();
     let list = s.request("tools/list", json!({}))["result"].clone();
     for k in ["resultType", "ttlMs", "cacheScope", "_meta"] {
         assert!(list.get(k).is_none(), "{k} in a classic list");
@@ -319,7 +299,7 @@ fn malformed_and_mixed_envelopes_get_clear_errors() {
         assert!(msg.contains("2026-07-28") && msg.contains(hint), "{msg}");
     }
     // The envelope was refused, not the server: both eras still work.
-    assert_eq!(s.request("ping", json!({}))["result"], json!({}));
+    s.assert_serving();
     let r = modern(&mut s, "tools/list", json!({}));
     assert_modern_result(&r["result"]);
     assert!(s.recv(std::time::Duration::ZERO).is_none());

@@ -2,9 +2,7 @@
 //! corpus is refused with its rule and never reaches osqueryi; honest queries
 //! do; secrets in results are masked unless REDACT=0.
 
-mod common;
-
-use common::{Server, Standin, error_text, rows};
+use crate::util::{Server, Standin, error_text, rows};
 use serde_json::json;
 
 fn unescape(q: &str) -> String {
@@ -25,7 +23,7 @@ fn every_attack_is_refused_by_its_rule_and_never_reaches_osqueryi() {
     let standin = Standin::new(&[]);
     let mut s = Server::with_standin(&standin, &[]);
     let mut checked = 0;
-    for line in corpus(include_str!("guard/attacks.txt")) {
+    for line in corpus(include_str!("../guard/attacks.txt")) {
         let (rule, sql) = line.split_once('\t').expect("rule<TAB>query");
         let sql = unescape(sql);
         let result = s.call("custom_query", json!({ "sql": sql }));
@@ -41,7 +39,7 @@ fn every_attack_is_refused_by_its_rule_and_never_reaches_osqueryi() {
 fn honest_queries_reach_osqueryi() {
     let standin = Standin::new(&[]);
     let mut s = Server::with_standin(&standin, &[]);
-    let honest = corpus(include_str!("guard/honest.txt"));
+    let honest = corpus(include_str!("../guard/honest.txt"));
     for sql in &honest {
         let result = s.call("custom_query", json!({ "sql": unescape(sql) }));
         // The stand-in may not know every table; what matters is that the

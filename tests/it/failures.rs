@@ -1,26 +1,15 @@
 //! osqueryi misbehaving in every way the stand-in can: the server answers each
 //! with a clear error, leaves nothing behind, and keeps serving.
 
-mod common;
-
-use common::{Server, Standin, error_text, eventually, process_alive, rows, zombie_children};
-use serde_json::json;
+use crate::util::{
+    DEADLINE, Server, Standin, TempDir, all_gone, error_text, rows, zombie_children,
+};
+use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-
-fn still_serving(s: &mut Server) {
-    assert_eq!(s.request("ping", json!({}))["result"], json!({}));
-}
 
 #[test]
 fn a_hang_is_killed_at_the_timeout_with_its_children_and_reaped() {
-    let pids_dir = common::TempDir::new("pids");
-    let pids = pids_dir.path("pids");
-    let pids_env = pids.display().to_string();
-    let standin = Standin::new(&[
-        ("STANDIN_MODE", "hang"),
-        ("STANDIN_MATCH", "FROM users"),
-        ("STANDIN_PIDS", &pids_env),
-    ]);
+    let standin = Standin::hanging("FROM users");
     let mut s = Server::with_standin(&standin, &[("OSQUERY_TIMEOUT", "1")]);
     let started = Instant::now();
     let e = error_text(&s.call("users", json!({})));
@@ -30,42 +19,55 @@ fn a_hang_is_killed_at_the_timeout_with_its_children_and_reaped() {
         took >= Duration::from_millis(900) && took < Duration::from_secs(5),
         "{took:?}"
     );
-    let text = std::fs::read_to_string(&pids).expect("stand-in wrote its pids");
-    for pid in text
-        .split_whitespace()
-        .filter_map(|p| p.parse::<u32>().ok())
-    {
-        eventually("hung stand-in and its child are gone", || {
-            !process_alive(pid)
-        });
-    }
+    all_gone("the hung stand-in and its child", &standin.wait_hung());
     assert!(zombie_children(s.pid()).is_empty(), "zombies left behind");
     // Other queries still work.
     assert!(!rows(&s.call("system_info", json!({}))).is_empty());
-    still_serving(&mut s);
+    s.assert_serving();
 }
 
-#[test]
-fn a_crash_by_signal_is_an_error() {
-    let standin = Standin::new(&[("STANDIN_MODE", "crash")]);
-    let mut s = Server::with_standin(&standin, &[]);
-    let e = error_text(&s.call("processes", json!({})));
-    assert!(
-        e.starts_with("Error: osqueryi execution failed:") && e.contains("signal 11"),
-        "{e}"
-    );
-    assert!(zombie_children(s.pid()).is_empty());
-    still_serving(&mut s);
-}
+/// Stand-in modes that end osqueryi badly: the mode, the tool called, what
+/// the error starts with and what else it says.
+const BAD_ENDINGS: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "crash",
+        "processes",
+        "Error: osqueryi execution failed:",
+        &["signal 11"],
+    ),
+    (
+        "garbage",
+        "users",
+        "Error: ",
+        &["not a JSON array of objects"],
+    ),
+    (
+        "truncated",
+        "users",
+        "Error: ",
+        &["not a JSON array of objects"],
+    ),
+    (
+        "fail",
+        "users",
+        "Error: ",
+        &["syntax error", "exit status 1"],
+    ),
+    ("exit78", "users", "Error: ", &["exit status 78"]),
+];
 
 #[test]
-fn garbage_and_truncated_output_are_errors() {
-    for mode in ["garbage", "truncated"] {
+fn each_bad_ending_is_a_clear_error_and_leaves_nothing_behind() {
+    for (mode, tool, starts, says) in BAD_ENDINGS {
         let standin = Standin::new(&[("STANDIN_MODE", mode)]);
         let mut s = Server::with_standin(&standin, &[]);
-        let e = error_text(&s.call("users", json!({})));
-        assert!(e.contains("not a JSON array of objects"), "{mode}: {e}");
-        still_serving(&mut s);
+        let e = error_text(&s.call(tool, json!({})));
+        assert!(
+            e.starts_with(starts) && says.iter().all(|n| e.contains(n)),
+            "{mode}: {e}"
+        );
+        assert!(zombie_children(s.pid()).is_empty(), "{mode}: zombies");
+        s.assert_serving();
     }
 }
 
@@ -73,15 +75,15 @@ fn garbage_and_truncated_output_are_errors() {
 fn five_megabytes_of_rows_succeed() {
     let standin = Standin::new(&[("STANDIN_MODE", "huge"), ("STANDIN_HUGE_BYTES", "5242880")]);
     let mut s = Server::with_standin(&standin, &[]);
-    s.send_request(
+    s.send_call(
         json!("big"),
-        "tools/call",
-        json!({"name": "custom_query", "arguments": {"sql": "SELECT * FROM big"}}),
+        "custom_query",
+        json!({"sql": "SELECT * FROM big"}),
     );
     // Read the raw line: it must stay under the 10 MiB clients accept.
-    let line = s.recv_line(common::DEADLINE).expect("an answer");
+    let line = s.recv_line(DEADLINE).expect("an answer");
     assert!(line.len() < 10 * 1024 * 1024, "{} bytes", line.len());
-    let r: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    let r: Value = serde_json::from_str(&line).expect("JSON");
     assert_eq!(r["result"]["isError"], false);
     let rows = r["result"]["structuredContent"]["rows"]
         .as_array()
@@ -92,7 +94,7 @@ fn five_megabytes_of_rows_succeed() {
         .as_str()
         .unwrap_or_default();
     assert!(text.contains("structuredContent.rows only"), "{text}");
-    still_serving(&mut s);
+    s.assert_serving();
 }
 
 #[test]
@@ -104,7 +106,7 @@ fn an_answer_too_large_for_one_message_is_a_clear_error() {
         e.contains("MCP message") && e.contains("add a LIMIT"),
         "{e}"
     );
-    still_serving(&mut s);
+    s.assert_serving();
 }
 
 #[test]
@@ -121,7 +123,7 @@ fn output_over_the_cap_is_stopped_early() {
         "the stand-in ran to completion"
     );
     assert!(zombie_children(s.pid()).is_empty());
-    still_serving(&mut s);
+    s.assert_serving();
 }
 
 #[test]
@@ -134,28 +136,38 @@ fn stderr_noise_with_exit_zero_still_succeeds() {
 }
 
 #[test]
-fn non_zero_exits_report_the_reason() {
-    let standin = Standin::new(&[("STANDIN_MODE", "fail")]);
-    let mut s = Server::with_standin(&standin, &[]);
-    let e = error_text(&s.call("users", json!({})));
-    assert!(
-        e.contains("syntax error") && e.contains("exit status 1"),
-        "{e}"
-    );
-    let standin = Standin::new(&[("STANDIN_MODE", "exit78")]);
-    let mut s = Server::with_standin(&standin, &[]);
-    let e = error_text(&s.call("users", json!({})));
-    assert!(e.contains("exit status 78"), "{e}");
-    still_serving(&mut s);
-}
-
-#[test]
-fn a_binary_that_is_not_executable_is_not_found() {
-    let dir = common::TempDir::new("noexec");
-    let path = dir.path("osqueryi");
-    std::fs::write(&path, "#!/bin/sh\n").expect("write");
-    let p = path.display().to_string();
-    let mut s = Server::with_env(&[("OSQUERY_PATH", p.as_str())]);
-    let e = error_text(&s.call("users", json!({})));
-    assert!(e.contains(&format!("not found at {p}")), "{e}");
+fn an_osqueryi_that_cannot_run_is_an_error_per_call_not_at_start() {
+    let dir = TempDir::new("noexec");
+    let noexec = dir.path("osqueryi");
+    std::fs::write(&noexec, "#!/bin/sh\n").expect("write");
+    let noexec = noexec.display().to_string();
+    let named = |p: &str| {
+        format!(
+            "Error: osqueryi not found at {p} (OSQUERY_PATH names a missing or non-executable file)"
+        )
+    };
+    for (path, error) in [
+        // Unset (empty): the search finds nothing on this machine.
+        (
+            "",
+            "Error: osqueryi not found (set OSQUERY_PATH)".to_string(),
+        ),
+        // A wrong path is named, so the user sees which setting to fix.
+        ("/nonexistent/osqueryi", named("/nonexistent/osqueryi")),
+        (&noexec, named(&noexec)),
+    ] {
+        let mut s = Server::with_env(&[("OSQUERY_PATH", path)]);
+        s.initialize();
+        let list = s.request("tools/list", json!({}));
+        assert_eq!(
+            list["result"]["tools"].as_array().map(Vec::len),
+            Some(12),
+            "{path:?}"
+        );
+        assert_eq!(
+            error_text(&s.call("system_info", json!({}))),
+            error,
+            "{path:?}"
+        );
+    }
 }

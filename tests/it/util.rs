@@ -1,6 +1,8 @@
 //! Conversations with the built server: start it with an environment, send
 //! JSON-RPC lines, read replies with a deadline, close stdin, check the exit.
-#![allow(dead_code)]
+//! Also the stand-in wrappers, the command line run once, and the /proc
+//! checks. The server is known only from outside: no `mcp_osquery_server::`
+//! paths, so moving modules in `src/` cannot break these tests.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -9,25 +11,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::Receiver;
 use serde_json::{Value, json};
+use wait_timeout::ChildExt;
 
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
-pub fn bin() -> &'static str {
+fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_mcp-osquery-server")
 }
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 pub fn standin_path() -> PathBuf {
-    repo().join("fixtures/osqueryi")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/osqueryi")
 }
 
 /// A directory under the system temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
+pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
@@ -55,32 +54,71 @@ impl Drop for TempDir {
 
 /// A wrapper around the stand-in that sets its misbehaviour variables: the
 /// server runs osqueryi with a cleared environment, so they must be baked in.
+/// Every wrapper also logs the SQL it was asked to `queries.log`, and keeps
+/// the files the hang and proc modes write in its own directory.
 pub struct Standin {
-    pub dir: TempDir,
+    dir: TempDir,
     pub path: PathBuf,
 }
 
 impl Standin {
-    /// Every wrapper also logs the SQL it was asked to `queries.log`.
     pub fn new(vars: &[(&str, &str)]) -> Standin {
+        Standin::around(&standin_path(), vars)
+    }
+
+    /// A wrapper in front of `target` instead of the plain stand-in.
+    pub fn around(target: &Path, vars: &[(&str, &str)]) -> Standin {
         let dir = TempDir::new("standin");
         let path = dir.path("osqueryi");
         let mut script = String::from("#!/bin/sh\n");
-        script.push_str(&format!(
-            "STANDIN_LOG='{}'; export STANDIN_LOG\n",
-            dir.path("queries.log").display()
-        ));
-        for (k, v) in vars {
+        let log = dir.path("queries.log").display().to_string();
+        let pids = dir.path("pids").display().to_string();
+        let proc = dir.path("proc").display().to_string();
+        let files = [
+            ("STANDIN_LOG", log.as_str()),
+            ("STANDIN_PIDS", &pids),
+            ("STANDIN_PROC", &proc),
+        ];
+        for (k, v) in files.iter().chain(vars) {
             script.push_str(&format!("{k}='{v}'; export {k}\n"));
         }
-        script.push_str(&format!("exec '{}' \"$@\"\n", standin_path().display()));
+        script.push_str(&format!("exec '{}' \"$@\"\n", target.display()));
         std::fs::write(&path, script).expect("write wrapper");
         set_executable(&path);
         Standin { dir, path }
     }
 
+    /// A stand-in that hangs on queries containing `matching` (answering
+    /// the rest), after writing the pids of its shell and its `sleep`.
+    pub fn hanging(matching: &str) -> Standin {
+        Standin::new(&[("STANDIN_MODE", "hang"), ("STANDIN_MATCH", matching)])
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path("queries.log")).unwrap_or_default()
+    }
+
+    /// How many logged queries contain `needle`.
+    pub fn runs(&self, needle: &str) -> usize {
+        self.log().lines().filter(|l| l.contains(needle)).count()
+    }
+
+    /// What the proc mode copied of the stand-in's `/proc/self/stat` and `limits`.
+    pub fn proc_report(&self) -> String {
+        std::fs::read_to_string(self.dir.path("proc")).expect("stand-in wrote /proc")
+    }
+
+    /// Waits until a hanging stand-in has written both of its pids.
+    pub fn wait_hung(&self) -> Vec<u32> {
+        let read = || -> Vec<u32> {
+            std::fs::read_to_string(self.dir.path("pids"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        };
+        eventually("the stand-in hangs", || read().len() == 2);
+        read()
     }
 }
 
@@ -91,12 +129,51 @@ pub fn set_executable(path: &Path) {
     std::fs::set_permissions(path, perm).expect("chmod");
 }
 
+/// The binary with a clean environment and the plain stand-in; `vars` come
+/// last, so they override.
+fn command(vars: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .env("OSQUERY_PATH", standin_path());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// The server's command: as `command`, with the rate limit off and a
+/// timeout shorter than the default unless `vars` say otherwise.
+pub fn server_command(vars: &[(&str, &str)]) -> Command {
+    let mut all = vec![("RATE_LIMIT", "0"), ("OSQUERY_TIMEOUT", "10")];
+    all.extend_from_slice(vars);
+    command(&all)
+}
+
+/// What one run of the command line left behind.
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the binary once with `args`, stdin closed, a clean environment plus `vars`.
+pub fn run(args: &[&str], vars: &[(&str, &str)]) -> Ran {
+    let out = command(vars).args(args).output().expect("run the binary");
+    Ran {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 pub struct Server {
-    pub child: Child,
+    child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
     stashed: Vec<Value>,
-    pub stderr: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
     next_id: i64,
 }
 
@@ -114,22 +191,7 @@ impl Server {
     }
 
     pub fn with_env(vars: &[(&str, &str)]) -> Server {
-        let standin = standin_path().display().to_string();
-        let mut cmd = Command::new(bin());
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", std::env::temp_dir())
-            .env("OSQUERY_PATH", standin)
-            .env("RATE_LIMIT", "0")
-            .env("OSQUERY_TIMEOUT", "10");
-        for (k, v) in vars {
-            cmd.env(k, v);
-        }
-        Server::spawn(cmd)
-    }
-
-    pub fn spawn(mut cmd: Command) -> Server {
-        let mut child = cmd
+        let mut child = server_command(vars)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -139,14 +201,9 @@ impl Server {
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = crossbeam_channel::unbounded();
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                match line {
-                    Ok(l) => {
-                        if tx.send(l).is_err() {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
                 }
             }
         });
@@ -168,10 +225,7 @@ impl Server {
     }
 
     pub fn send_raw(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(line.as_bytes()).expect("write");
-        stdin.write_all(b"\n").expect("write newline");
-        stdin.flush().expect("flush");
+        self.send_raw_bytes(line.as_bytes());
     }
 
     /// Writes bytes and a newline as they are (for invalid UTF-8 and the like).
@@ -182,17 +236,20 @@ impl Server {
         stdin.flush().expect("flush");
     }
 
-    pub fn send(&mut self, msg: &Value) {
-        self.send_raw(&msg.to_string());
-    }
-
     pub fn notify(&mut self, method: &str, params: Value) {
-        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
+        self.send_raw(&json!({"jsonrpc": "2.0", "method": method, "params": params}).to_string());
     }
 
     /// Sends a request with the given id without waiting.
     pub fn send_request(&mut self, id: Value, method: &str, params: Value) {
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        self.send_raw(
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(),
+        );
+    }
+
+    /// Sends a `tools/call` with the given id without waiting.
+    pub fn send_call(&mut self, id: Value, tool: &str, args: Value) {
+        self.send_request(id, "tools/call", json!({"name": tool, "arguments": args}));
     }
 
     /// Sends a request and waits for the reply with the same id.
@@ -221,31 +278,27 @@ impl Server {
             .unwrap_or_else(|| panic!("no result for {tool}: {reply}"))
     }
 
+    /// Asserts the server still answers a ping.
+    pub fn assert_serving(&mut self) {
+        assert_eq!(self.request("ping", json!({}))["result"], json!({}));
+    }
+
     /// The next line from stdout as JSON, or None at the deadline / EOF.
     pub fn recv(&mut self, timeout: Duration) -> Option<Value> {
         if !self.stashed.is_empty() {
             return Some(self.stashed.remove(0));
         }
-        self.recv_line(timeout).map(|l| {
-            serde_json::from_str(&l)
-                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}"))
-        })
+        self.recv_line(timeout).map(|l| parse(&l))
     }
 
     pub fn recv_line(&mut self, timeout: Duration) -> Option<String> {
-        match self.lines.recv_timeout(timeout) {
-            Ok(l) => Some(l),
-            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
-        }
+        self.lines.recv_timeout(timeout).ok()
     }
 
     /// Waits for the reply to `id`, keeping other messages for later.
     pub fn wait_for(&mut self, id: &Value) -> Value {
-        if let Some(i) = self
-            .stashed
-            .iter()
-            .position(|m| m.get("id") == Some(id) && m.get("method").is_none())
-        {
+        let is_reply = |m: &Value| m.get("id") == Some(id) && m.get("method").is_none();
+        if let Some(i) = self.stashed.iter().position(is_reply) {
             return self.stashed.remove(i);
         }
         let deadline = Instant::now() + DEADLINE;
@@ -257,12 +310,23 @@ impl Server {
                     self.stderr_lines()
                 )
             });
-            let msg: Value =
-                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-            if msg.get("id") == Some(id) && msg.get("method").is_none() {
+            let msg = parse(&line);
+            if is_reply(&msg) {
                 return msg;
             }
             self.stashed.push(msg);
+        }
+    }
+
+    /// The reply to `id` and every message that came before it.
+    pub fn reply_and_before(&mut self, id: &Value) -> (Value, Vec<Value>) {
+        let mut before = Vec::new();
+        loop {
+            let m = self.recv(DEADLINE).expect("a message");
+            if m.get("id") == Some(id) && m.get("method").is_none() {
+                return (m, before);
+            }
+            before.push(m);
         }
     }
 
@@ -270,9 +334,7 @@ impl Server {
     pub fn drain(&mut self) -> Vec<Value> {
         let mut all = std::mem::take(&mut self.stashed);
         while let Some(line) = self.recv_line(DEADLINE) {
-            all.push(
-                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")),
-            );
+            all.push(parse(&line));
         }
         all
     }
@@ -283,17 +345,10 @@ impl Server {
 
     pub fn wait_exit(&mut self) -> ExitStatus {
         self.close_stdin();
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server did not exit within {DEADLINE:?}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.child
+            .wait_timeout(DEADLINE)
+            .expect("wait for the server")
+            .unwrap_or_else(|| panic!("server did not exit within {DEADLINE:?}"))
     }
 
     pub fn stderr_lines(&self) -> Vec<String> {
@@ -310,6 +365,10 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn parse(line: &str) -> Value {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"))
 }
 
 /// The rows of a successful tool result (asserting it is one).
@@ -350,45 +409,37 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// Whether a process exists and is not a zombie.
-pub fn process_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
-        Err(_) => false,
+/// Waits until every one of `pids` has exited.
+pub fn all_gone(what: &str, pids: &[u32]) {
+    for &pid in pids {
+        eventually(&format!("{what}: pid {pid} gone"), || !process_alive(pid));
     }
 }
 
-/// Children of a process with their state letter (`Z` for zombies).
-pub fn children_with_state(parent: u32) -> Vec<(u32, String)> {
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in dir.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
-            found.push((pid, fields.first().unwrap_or(&"?").to_string()));
-        }
-    }
-    found
+/// Whether a process exists and is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    stat_fields(pid).is_some_and(|f| f.first().is_some_and(|s| s != "Z"))
 }
 
 /// Zombie children of a process.
 pub fn zombie_children(parent: u32) -> Vec<u32> {
-    children_with_state(parent)
-        .into_iter()
-        .filter(|(_, s)| s == "Z")
-        .map(|(p, _)| p)
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|&pid| {
+            stat_fields(pid).is_some_and(|f| {
+                f.first().is_some_and(|s| s == "Z")
+                    && f.get(1).and_then(|p| p.parse().ok()) == Some(parent)
+            })
+        })
         .collect()
+}
+
+/// The fields of `/proc/PID/stat` after the command name: state, ppid, …
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
 }

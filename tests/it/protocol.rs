@@ -1,8 +1,6 @@
 //! The JSON-RPC and MCP lifecycle as strict clients see it.
 
-mod common;
-
-use common::{DEADLINE, Server};
+use crate::util::{DEADLINE, Server, rows};
 use serde_json::{Value, json};
 
 #[test]
@@ -33,23 +31,7 @@ fn initialize_negotiates_the_version() {
 }
 
 #[test]
-fn unknown_methods_are_32601_even_before_initialize() {
-    let mut s = Server::start();
-    let r = s.request("subscriptions/listen", json!({}));
-    assert_eq!(r["error"]["code"], -32601);
-    assert!(r.get("result").is_none());
-    // server/discover (MCP 2026-07-28) is answered at once, not refused.
-    s.send_raw(r#"{"jsonrpc":"2.0","id":"discover-1","method":"server/discover","params":{}}"#);
-    let r = s.wait_for(&json!("discover-1"));
-    assert_eq!(r["result"]["supportedVersions"][0], "2026-07-28");
-    assert!(r.get("error").is_none());
-    s.initialize();
-    let r = s.request("resources/templates/whatever", json!({}));
-    assert_eq!(r["error"]["code"], -32601);
-}
-
-#[test]
-fn ping_and_tools_list_work_at_any_time() {
+fn ping_tools_list_and_discover_work_before_initialize() {
     let mut s = Server::start();
     assert_eq!(s.request("ping", json!({}))["result"], json!({}));
     let list = s.request("tools/list", json!({}));
@@ -73,6 +55,11 @@ fn ping_and_tools_list_work_at_any_time() {
         ]
     );
     assert!(list["result"].get("nextCursor").is_none());
+    // server/discover (MCP 2026-07-28) is answered at once, not refused.
+    s.send_raw(r#"{"jsonrpc":"2.0","id":"discover-1","method":"server/discover","params":{}}"#);
+    let r = s.wait_for(&json!("discover-1"));
+    assert_eq!(r["result"]["supportedVersions"][0], "2026-07-28");
+    assert!(r.get("error").is_none());
 }
 
 #[test]
@@ -95,47 +82,112 @@ fn ids_come_back_byte_identical() {
     }
 }
 
+/// Lines that are not a request the server can serve: the bytes, the error
+/// code, and the id the error carries (null when the line gives none).
+const BAD_LINES: &[(&[u8], i64, Option<i64>)] = &[
+    (b"{not json", -32700, None),
+    (b"{bad", -32700, None),
+    (b"{", -32700, None),
+    (b"hello", -32700, None),
+    (b"\xff\xfe{}", -32700, None),
+    (
+        b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\xfe\"}",
+        -32700,
+        None,
+    ),
+    (
+        br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+        -32600,
+        None,
+    ),
+    (b"[]", -32600, None),
+    (b"42", -32600, None),
+    (br#""just a string""#, -32600, None),
+    (
+        br#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#,
+        -32600,
+        None,
+    ),
+    (
+        br#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#,
+        -32600,
+        None,
+    ),
+    (br#"{"id":1,"method":"ping"}"#, -32600, Some(1)),
+    (
+        br#"{"jsonrpc":"1.0","id":10,"method":"ping"}"#,
+        -32600,
+        Some(10),
+    ),
+    (br#"{"jsonrpc":"2.0","id":9}"#, -32600, Some(9)),
+    (
+        br#"{"jsonrpc":"2.0","id":11,"method":"no/such"}"#,
+        -32601,
+        Some(11),
+    ),
+];
+
 #[test]
-fn malformed_lines_get_errors_and_the_server_keeps_serving() {
+fn bad_lines_get_their_error_and_the_server_keeps_serving() {
     let mut s = Server::start();
-    let cases: &[(&[u8], i64)] = &[
-        (b"{not json", -32700),
-        (
-            b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]",
-            -32600,
-        ),
-        (b"[]", -32600),
-        (b"\"just a string\"", -32600),
-        (
-            b"{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\"}",
-            -32600,
-        ),
-        (
-            b"{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}",
-            -32600,
-        ),
-        (b"{\"id\":1,\"method\":\"ping\"}", -32600),
-        (
-            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\xfe\"}",
-            -32700,
-        ),
-    ];
-    for (line, code) in cases {
+    s.initialize();
+    for (line, code, id) in BAD_LINES {
+        let case = String::from_utf8_lossy(line);
         s.send_raw_bytes(line);
         let r = s.recv(DEADLINE).expect("error reply");
-        assert_eq!(
-            r["error"]["code"],
-            *code,
-            "{}: {r}",
-            String::from_utf8_lossy(line)
-        );
-        assert!(r.get("result").is_none());
+        assert_eq!(r["error"]["code"], *code, "{case}: {r}");
+        assert_eq!(r["id"], json!(id), "{case}: {r}");
+        assert!(r.get("result").is_none(), "{case}: {r}");
+        s.assert_serving();
     }
-    // Parse errors carry id null.
-    s.send_raw("{bad");
-    let r = s.recv(DEADLINE).expect("reply");
-    assert_eq!(r["id"], Value::Null);
-    assert_eq!(s.request("ping", json!({}))["result"], json!({}));
+    assert!(!rows(&s.call("system_info", json!({}))).is_empty());
+}
+
+/// Well-formed requests the server refuses: the method, its params, the
+/// error code, and what the message must name.
+fn refused_requests() -> Vec<(&'static str, Value, i64, &'static [&'static str])> {
+    vec![
+        ("subscriptions/listen", json!({}), -32601, &[]),
+        ("resources/templates/whatever", json!({}), -32601, &[]),
+        ("tools/call", json!({"arguments": {}}), -32602, &[]),
+        ("tools/call", json!({"name": 5}), -32602, &[]),
+        (
+            "prompts/get",
+            json!({"name": "no_such_prompt"}),
+            -32602,
+            &["no_such_prompt", "memory_hogs"],
+        ),
+        ("prompts/get", json!({}), -32602, &[]),
+        ("prompts/get", json!({"name": 3}), -32602, &[]),
+        (
+            "resources/read",
+            json!({"uri": "osquery://server/nope"}),
+            -32602,
+            &[],
+        ),
+        ("resources/read", json!({}), -32602, &[]),
+        ("logging/setLevel", json!({"level": "loud"}), -32602, &[]),
+        ("logging/setLevel", json!({"level": "WARN"}), -32602, &[]),
+        ("logging/setLevel", json!({}), -32602, &[]),
+    ]
+}
+
+#[test]
+fn refused_requests_get_their_error_code_before_and_after_initialize() {
+    let mut s = Server::start();
+    for initialized in [false, true] {
+        if initialized {
+            s.initialize();
+        }
+        for (method, params, code, names) in refused_requests() {
+            let r = s.request(method, params.clone());
+            let case = format!("{method} {params} (initialized: {initialized})");
+            assert_eq!(r["error"]["code"], code, "{case}: {r}");
+            assert!(r.get("result").is_none(), "{case}: {r}");
+            let msg = r["error"]["message"].as_str().unwrap_or_default();
+            assert!(names.iter().all(|n| msg.contains(n)), "{case}: {msg}");
+        }
+    }
 }
 
 #[test]
@@ -159,15 +211,6 @@ fn notifications_are_never_answered() {
     // The first thing back is the ping's reply: nothing was sent for the rest.
     let r = s.recv(DEADLINE).expect("reply");
     assert_eq!(r["id"], 10);
-}
-
-#[test]
-fn bad_tools_call_params_are_32602() {
-    let mut s = Server::start();
-    let r = s.request("tools/call", json!({"arguments": {}}));
-    assert_eq!(r["error"]["code"], -32602);
-    let r = s.request("tools/call", json!({"name": 5}));
-    assert_eq!(r["error"]["code"], -32602);
 }
 
 #[test]

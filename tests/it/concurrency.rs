@@ -1,9 +1,7 @@
 //! The five-worker pool as a client feels it: five slow calls run together,
 //! a sixth waits, and the reader keeps answering protocol requests meanwhile.
 
-mod common;
-
-use common::{Server, Standin, rows};
+use crate::util::{Server, Standin, rows};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -15,11 +13,7 @@ fn five_slow_calls_run_together_and_a_sixth_waits_while_ping_is_instant() {
     let started = Instant::now();
     // Distinct arguments, so no call joins another's run (see coalesce.rs).
     for i in 0..6 {
-        s.send_request(
-            json!(i),
-            "tools/call",
-            json!({"name": "processes", "arguments": {"limit": i + 1}}),
-        );
+        s.send_call(json!(i), "processes", json!({"limit": i + 1}));
     }
     // All five workers are busy now; the reader still answers at once.
     let ping_sent = Instant::now();
@@ -55,11 +49,7 @@ fn a_full_queue_answers_busy_at_once() {
     let mut s = Server::with_standin(&standin, &[]);
     let n = 5 + 64 + 10;
     for i in 0..n {
-        s.send_request(
-            json!(i),
-            "tools/call",
-            json!({"name": "processes", "arguments": {"limit": i + 1}}),
-        );
+        s.send_call(json!(i), "processes", json!({"limit": i + 1}));
     }
     let sent = Instant::now();
     let mut busy = 0;
@@ -76,5 +66,5 @@ fn a_full_queue_answers_busy_at_once() {
         busy += 1;
     }
     assert!(sent.elapsed() < Duration::from_secs(4));
-    assert_eq!(s.request("ping", json!({}))["result"], json!({}));
+    s.assert_serving();
 }

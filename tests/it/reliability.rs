@@ -1,17 +1,17 @@
 //! The server under faults: signals, cancellation, progress, the rate limit,
-//! floods, EOF with work in flight, malformed input, panics, resource limits,
-//! bad configuration and oversized lines. Each test proves one guarantee of
-//! the README's "Reliability" section against the built binary and the stand-in.
-
-mod common;
+//! floods, EOF with work in flight, panics, resource limits, bad
+//! configuration and oversized lines. Each test proves one guarantee of the
+//! README's "Reliability" section against the built binary and the stand-in
+//! (malformed lines are in `protocol`, misbehaving osqueryi in `failures`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
-use common::{
-    Server, Standin, TempDir, error_text, eventually, process_alive, rows, zombie_children,
+use crate::util::{
+    DEADLINE, Server, Standin, all_gone, error_text, eventually, process_alive, rows, run,
+    server_command, zombie_children,
 };
 use serde_json::{Value, json};
 
@@ -42,28 +42,6 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn call(name: &str, args: Value) -> Value {
-    json!({"name": name, "arguments": args})
-}
-
-/// Pids the hang mode wrote: the stand-in shell and its `sleep`.
-fn hang_pids(file: &std::path::Path) -> Vec<u32> {
-    std::fs::read_to_string(file)
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
-
-fn hang_standin(pids: &TempDir, table: &str) -> Standin {
-    let pids = pids.path("pids").display().to_string();
-    Standin::new(&[
-        ("STANDIN_MODE", "hang"),
-        ("STANDIN_MATCH", &format!("FROM {table}")),
-        ("STANDIN_PIDS", &pids),
-    ])
-}
-
 /// Peak resident memory of a process in KiB.
 fn vm_hwm_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
@@ -85,34 +63,24 @@ fn responses_by_id(messages: &[Value]) -> HashMap<String, usize> {
 #[test]
 fn termination_signals_kill_running_osqueryi_groups_and_exit() {
     for (sig, name) in [(15, "TERM"), (2, "INT"), (1, "HUP")] {
-        let pids_dir = TempDir::new("sig");
-        let standin = hang_standin(&pids_dir, "users");
+        let standin = Standin::hanging("FROM users");
         let mut s = Server::with_standin(&standin, &[("OSQUERY_TIMEOUT", "60")]);
-        s.send_request(json!(1), "tools/call", call("users", json!({})));
-        let pids_file = pids_dir.path("pids");
-        eventually("the stand-in hangs", || hang_pids(&pids_file).len() == 2);
-        let pids = hang_pids(&pids_file);
+        s.send_call(json!(1), "users", json!({}));
+        let pids = standin.wait_hung();
         let _cleanup = KillOnDrop(pids.clone());
         send_signal(s.pid(), sig);
         let exit = s.wait_exit();
         assert_eq!(exit.code(), Some(128 + sig), "SIG{name}: {exit:?}");
-        for pid in pids {
-            eventually(&format!("pid {pid} gone after SIG{name}"), || {
-                !process_alive(pid)
-            });
-        }
+        all_gone(&format!("after SIG{name}"), &pids);
     }
 }
 
 #[test]
 fn a_sigkilled_server_takes_its_direct_osqueryi_child_with_it() {
-    let pids_dir = TempDir::new("sigkill");
-    let standin = hang_standin(&pids_dir, "users");
+    let standin = Standin::hanging("FROM users");
     let mut s = Server::with_standin(&standin, &[("OSQUERY_TIMEOUT", "60")]);
-    s.send_request(json!(1), "tools/call", call("users", json!({})));
-    let pids_file = pids_dir.path("pids");
-    eventually("the stand-in hangs", || hang_pids(&pids_file).len() == 2);
-    let pids = hang_pids(&pids_file);
+    s.send_call(json!(1), "users", json!({}));
+    let pids = standin.wait_hung();
     // PR_SET_PDEATHSIG reaches only the direct child; the stand-in's own
     // `sleep` is an orphan afterwards (real osqueryi starts no children).
     let _cleanup = KillOnDrop(pids.clone());
@@ -123,19 +91,13 @@ fn a_sigkilled_server_takes_its_direct_osqueryi_child_with_it() {
 
 #[test]
 fn cancelling_a_running_call_kills_its_process_and_sends_no_response() {
-    let pids_dir = TempDir::new("cancel-run");
-    let standin = hang_standin(&pids_dir, "users");
+    let standin = Standin::hanging("FROM users");
     let mut s = Server::with_standin(&standin, &[("OSQUERY_TIMEOUT", "60")]);
     s.initialize();
-    s.send_request(json!("run-1"), "tools/call", call("users", json!({})));
-    let pids_file = pids_dir.path("pids");
-    eventually("the stand-in hangs", || hang_pids(&pids_file).len() == 2);
+    s.send_call(json!("run-1"), "users", json!({}));
+    let pids = standin.wait_hung();
     s.notify("notifications/cancelled", json!({"requestId": "run-1"}));
-    for pid in hang_pids(&pids_file) {
-        eventually("cancelled stand-in and its child are gone", || {
-            !process_alive(pid)
-        });
-    }
+    all_gone("the cancelled stand-in and its child", &pids);
     eventually("cancelled stand-in reaped", || {
         zombie_children(s.pid()).is_empty()
     });
@@ -156,18 +118,15 @@ fn cancelling_a_running_call_kills_its_process_and_sends_no_response() {
 
 #[test]
 fn cancelling_a_queued_call_removes_it_before_it_runs() {
-    let pids_dir = TempDir::new("cancel-queue");
-    let standin = hang_standin(&pids_dir, "users");
+    let standin = Standin::hanging("FROM users");
     let mut s = Server::with_standin(&standin, &[("OSQUERY_TIMEOUT", "60")]);
     s.initialize();
     // Distinct SQL, so no call joins another's run (see coalesce.rs).
     for i in 0..5 {
-        s.send_request(json!(i), "tools/call", users_call(i));
+        s.send_call(json!(i), "custom_query", users_query(i));
     }
-    eventually("five workers are busy", || {
-        standin.log().matches("FROM users").count() == 5
-    });
-    s.send_request(json!("queued"), "tools/call", call("disk_usage", json!({})));
+    eventually("five workers are busy", || standin.runs("FROM users") == 5);
+    s.send_call(json!("queued"), "disk_usage", json!({}));
     s.notify("notifications/cancelled", json!({"requestId": "queued"}));
     for i in 0..5 {
         s.notify("notifications/cancelled", json!({"requestId": i}));
@@ -197,13 +156,10 @@ fn progress_notifications_echo_string_and_integer_tokens() {
             "tools/call",
             json!({"name": "system_info", "arguments": {}, "_meta": {"progressToken": token}}),
         );
+        let (reply, before) = s.reply_and_before(&id);
+        rows(&reply["result"]);
         let mut progress = Vec::new();
-        loop {
-            let m = s.recv(common::DEADLINE).expect("a message");
-            if m.get("id") == Some(&id) {
-                rows(&m["result"]);
-                break;
-            }
+        for m in before {
             assert_eq!(m["method"], "notifications/progress", "{m}");
             progress.push(m["params"].clone());
         }
@@ -220,8 +176,8 @@ fn progress_notifications_echo_string_and_integer_tokens() {
         assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
     }
     // No token, no notifications.
-    s.send_request(json!(3), "tools/call", call("system_info", json!({})));
-    let m = s.recv(common::DEADLINE).expect("reply");
+    s.send_call(json!(3), "system_info", json!({}));
+    let m = s.recv(DEADLINE).expect("reply");
     assert_eq!(m["id"], 3, "{m}");
 }
 
@@ -230,7 +186,7 @@ fn the_sixty_first_call_in_a_minute_is_told_when_to_retry() {
     let mut s = Server::with_env(&[("RATE_LIMIT", "60")]);
     s.initialize();
     for i in 0..61 {
-        s.send_request(json!(i), "tools/call", call("system_info", json!({})));
+        s.send_call(json!(i), "system_info", json!({}));
     }
     for i in 0..60 {
         rows(&s.wait_for(&json!(i))["result"]);
@@ -245,7 +201,7 @@ fn the_sixty_first_call_in_a_minute_is_told_when_to_retry() {
     assert!((1..=60).contains(&secs), "{e}");
     assert!(e.contains("60 tool calls per minute"), "{e}");
     // Protocol requests are never limited.
-    assert_eq!(s.request("ping", json!({}))["result"], json!({}));
+    s.assert_serving();
     assert!(s.request("tools/list", json!({}))["result"]["tools"].is_array());
 }
 
@@ -258,7 +214,7 @@ fn a_flood_of_two_thousand_calls_gets_exactly_one_answer_each() {
         if i % 10 == 0 {
             s.send_request(json!(i), "ping", json!({}));
         } else {
-            s.send_request(json!(i), "tools/call", call("system_info", json!({})));
+            s.send_call(json!(i), "system_info", json!({}));
         }
     }
     s.close_stdin();
@@ -292,7 +248,7 @@ fn eof_with_calls_in_flight_answers_all_of_them_then_exits_zero() {
     s.initialize();
     // Five running and three queued.
     for i in 0..8 {
-        s.send_request(json!(i), "tools/call", call("system_info", json!({})));
+        s.send_call(json!(i), "system_info", json!({}));
     }
     s.close_stdin();
     let all = s.drain();
@@ -307,38 +263,10 @@ fn eof_with_calls_in_flight_answers_all_of_them_then_exits_zero() {
     assert!(zombie_children(s.pid()).is_empty());
 }
 
-#[test]
-fn malformed_lines_between_good_ones_are_answered_and_do_not_disturb() {
-    let mut s = Server::start();
-    s.initialize();
-    let bad: &[&[u8]] = &[
-        b"{",
-        b"hello",
-        b"[]",
-        b"42",
-        b"{\"jsonrpc\":\"2.0\",\"id\":9}",
-        b"{\"jsonrpc\":\"1.0\",\"id\":10,\"method\":\"ping\"}",
-        b"\xff\xfe{}",
-        b"{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"no/such\"}",
-    ];
-    for (i, line) in bad.iter().enumerate() {
-        s.send_raw_bytes(line);
-        let err = s.recv(common::DEADLINE).expect("an error reply");
-        let code = err["error"]["code"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("{err}"));
-        assert!((-32700..=-32600).contains(&code), "{err}");
-        let pong = s.request("ping", json!({}));
-        assert_eq!(pong["result"], json!({}), "after bad line {i}");
-    }
-    assert!(!rows(&s.call("system_info", json!({}))).is_empty());
-}
-
 #[cfg(debug_assertions)]
 #[test]
 fn a_panic_is_an_error_for_that_call_and_the_pool_keeps_five_workers() {
-    let pids_dir = TempDir::new("panic");
-    let standin = hang_standin(&pids_dir, "users");
+    let standin = Standin::hanging("FROM users");
     let mut s = Server::with_standin(
         &standin,
         &[
@@ -349,14 +277,8 @@ fn a_panic_is_an_error_for_that_call_and_the_pool_keeps_five_workers() {
     s.initialize();
     // More panics than workers: every worker has panicked at least once if any died.
     for i in 0..10 {
-        s.send_request(
-            json!(i),
-            "tools/call",
-            call(
-                "custom_query",
-                json!({"sql": format!("SELECT {i} AS boom_marker")}),
-            ),
-        );
+        let sql = format!("SELECT {i} AS boom_marker");
+        s.send_call(json!(i), "custom_query", json!({ "sql": sql }));
     }
     for i in 0..10 {
         let e = error_text(&s.wait_for(&json!(i))["result"]);
@@ -364,10 +286,10 @@ fn a_panic_is_an_error_for_that_call_and_the_pool_keeps_five_workers() {
     }
     // Five calls still run at the same time: five hanging stand-ins at once.
     for i in 100..105 {
-        s.send_request(json!(i), "tools/call", users_call(i));
+        s.send_call(json!(i), "custom_query", users_query(i));
     }
     eventually("five workers run at once", || {
-        standin.log().matches("FROM users").count() == 5
+        standin.runs("FROM users") == 5
     });
     for i in 100..105 {
         s.notify("notifications/cancelled", json!({"requestId": i}));
@@ -386,15 +308,12 @@ fn a_cpu_limit_stops_a_spinning_query_before_the_timeout() {
     assert!(e.contains("SIGXCPU") || e.contains("signal 9"), "{e}");
     assert!(!e.contains("timed out"), "{e}");
     assert!(zombie_children(s.pid()).is_empty());
-    assert_eq!(s.request("ping", json!({}))["result"], json!({}));
+    s.assert_serving();
 }
 
 #[test]
 fn osqueryi_runs_niced_with_address_space_and_cpu_limits() {
-    let dir = TempDir::new("proc");
-    let out = dir.path("proc");
-    let out_env = out.display().to_string();
-    let standin = Standin::new(&[("STANDIN_MODE", "proc"), ("STANDIN_PROC", &out_env)]);
+    let standin = Standin::new(&[("STANDIN_MODE", "proc")]);
     let mut s = Server::with_standin(
         &standin,
         &[
@@ -404,7 +323,7 @@ fn osqueryi_runs_niced_with_address_space_and_cpu_limits() {
         ],
     );
     assert!(!rows(&s.call("system_info", json!({}))).is_empty());
-    let text = std::fs::read_to_string(&out).expect("stand-in wrote /proc");
+    let text = standin.proc_report();
     let (stat, limits) = text.split_once('\n').expect("stat line then limits");
     let fields: Vec<&str> = stat
         .rsplit_once(") ")
@@ -445,98 +364,75 @@ fn osqueryi_runs_niced_with_address_space_and_cpu_limits() {
     assert_eq!(mem[3], (512u64 << 20).to_string(), "{mem:?}");
 }
 
+/// Settings that stop start-up: the variable, its value, and what the one
+/// line on stderr says besides the variable's name.
+const INVALID_SETTINGS: &[(&str, &str, &str)] = &[
+    ("OSQUERY_TIMEOUT", "0", "expected"),
+    ("MAX_RESPONSE_SIZE", "ten", "expected"),
+    ("RATE_LIMIT", "-1", "expected"),
+    ("LOG_LEVEL", "loud", "expected"),
+    ("OSQUERY_NICE", "99", "expected"),
+    ("OSQUERY_MEMORY_LIMIT", "x", "expected"),
+    ("OSQUERY_CPU_LIMIT", "-1", "expected"),
+    ("OSQUERY_DENY_TABLES", "curl;shadow", "expected"),
+    ("OSQUERY_ALLOW_TABLES", "a b", "expected"),
+    ("REDACT", "maybe", "use 1"),
+];
+
 #[test]
-fn each_invalid_setting_stops_start_up_with_one_line_and_status_two() {
-    for (var, value) in [
-        ("OSQUERY_TIMEOUT", "0"),
-        ("MAX_RESPONSE_SIZE", "ten"),
-        ("RATE_LIMIT", "-1"),
-        ("LOG_LEVEL", "loud"),
-    ] {
-        let out = Command::new(common::bin())
-            .env_clear()
-            .env(var, value)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run the server");
-        assert_eq!(out.status.code(), Some(2), "{var}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let lines: Vec<&str> = stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{var}: {stderr}");
-        assert!(
-            lines[0].contains(var) && lines[0].contains("expected"),
-            "{stderr}"
-        );
-        assert!(out.stdout.is_empty(), "{var}");
+fn each_invalid_setting_stops_serve_and_call_with_one_line_and_status_two() {
+    for (var, value, says) in INVALID_SETTINGS {
+        for args in [&[][..], &["call", "system_info"]] {
+            let ran = run(args, &[(var, value)]);
+            let what = format!("{var}={value} {args:?}");
+            assert_eq!(ran.code, Some(2), "{what}: {}", ran.stderr);
+            let lines: Vec<&str> = ran.stderr.lines().collect();
+            assert_eq!(lines.len(), 1, "{what}: {}", ran.stderr);
+            assert!(
+                lines[0].contains(var) && lines[0].contains(says),
+                "{what}: {}",
+                ran.stderr
+            );
+            assert!(ran.stdout.is_empty(), "{what}: {}", ran.stdout);
+        }
     }
 }
 
 #[test]
 fn a_line_over_the_limit_is_refused_without_being_buffered() {
-    let mut child = Command::new(common::bin())
-        .env_clear()
-        .env("OSQUERY_PATH", common::standin_path())
-        .env("MAX_RESPONSE_SIZE", "1024")
-        .env("RATE_LIMIT", "0")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the server");
-    let pid = child.id();
-    let mut stdin = child.stdin.take().expect("stdin");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut s = Server::with_env(&[("MAX_RESPONSE_SIZE", "1024")]);
     let started = Instant::now();
-    // 17 MiB of one JSON string, 64 KiB at a time, then a ping.
-    stdin
-        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"x\":\"")
-        .expect("write");
-    let chunk = vec![b'a'; 64 * 1024];
-    for _ in 0..(17 * 16) {
-        stdin.write_all(&chunk).expect("write chunk");
-    }
-    stdin
-        .write_all(b"\"}}\n{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n")
-        .expect("write");
-    stdin.flush().expect("flush");
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("error reply");
-    let err: Value = serde_json::from_str(&line).expect("JSON");
+    // 17 MiB of one JSON string, then a ping.
+    let mut line =
+        b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"x\":\"".to_vec();
+    line.resize(line.len() + 17 * 1024 * 1024, b'a');
+    line.extend_from_slice(b"\"}}");
+    s.send_raw_bytes(&line);
+    s.send_raw(r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#);
+    let err = s.recv(DEADLINE).expect("error reply");
     assert_eq!(err["id"], Value::Null, "{err}");
     assert_eq!(err["error"]["code"], -32600, "{err}");
-    line.clear();
-    stdout.read_line(&mut line).expect("pong");
-    let pong: Value = serde_json::from_str(&line).expect("JSON");
+    let pong = s.recv(DEADLINE).expect("pong");
     assert_eq!(pong["id"], 2, "{pong}");
-    let hwm = vm_hwm_kib(pid);
+    let hwm = vm_hwm_kib(s.pid());
     assert!(hwm < 40 * 1024, "peak RSS {hwm} KiB for a 17 MiB line");
-    drop(stdin);
-    let status = child.wait().expect("exit");
-    assert_eq!(status.code(), Some(0));
-    assert!(started.elapsed() < common::DEADLINE);
+    assert_eq!(s.wait_exit().code(), Some(0));
+    assert!(started.elapsed() < DEADLINE);
 }
 
-/// A call that reads the users table, different for each `i`.
-fn users_call(i: i64) -> Value {
-    call(
-        "custom_query",
-        json!({"sql": format!("SELECT * FROM users WHERE uid >= {i}")}),
-    )
+/// custom_query arguments that read the users table, different for each `i`.
+fn users_query(i: i64) -> Value {
+    json!({"sql": format!("SELECT * FROM users WHERE uid >= {i}")})
 }
 
 #[test]
 fn a_client_that_never_reads_stderr_cannot_stall_the_server() {
     // stderr is a pipe nobody reads: once it is full, log lines are dropped
     // rather than blocking the reader (found in review: it stalled at ~300).
-    let mut child = std::process::Command::new(common::bin())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("OSQUERY_PATH", common::standin_path())
-        .env("RATE_LIMIT", "0")
-        .env("LOG_LEVEL", "debug")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+    let mut child = server_command(&[("LOG_LEVEL", "debug")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start the server");
     let _unread_stderr = child.stderr.take();
@@ -544,17 +440,12 @@ fn a_client_that_never_reads_stderr_cannot_stall_the_server() {
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = crossbeam_channel::unbounded();
     std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if tx.send(line).is_err() {
                 break;
             }
         }
     });
-    use std::io::Write;
     let n = 3000;
     let mut batch = String::new();
     for i in 0..n {
@@ -572,9 +463,9 @@ fn a_client_that_never_reads_stderr_cannot_stall_the_server() {
         let _ = keep_tx.send(stdin);
     });
     let mut answered = 0;
-    let deadline = std::time::Instant::now() + common::DEADLINE;
+    let deadline = Instant::now() + DEADLINE;
     loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let left = deadline.saturating_duration_since(Instant::now());
         let line = rx
             .recv_timeout(left)
             .expect("the server stalled with stderr unread");
@@ -593,12 +484,12 @@ fn a_client_that_never_reads_stderr_cannot_stall_the_server() {
 fn an_id_reused_while_in_flight_is_refused_and_the_first_call_still_answered() {
     let standin = Standin::new(&[("STANDIN_MODE", "slow"), ("STANDIN_DELAY", "1")]);
     let mut s = Server::with_standin(&standin, &[]);
-    s.send_request(json!(7), "tools/call", call("users", json!({})));
-    s.send_request(json!(7), "tools/call", call("system_info", json!({})));
-    let first = s.recv(common::DEADLINE).expect("a reply");
+    s.send_call(json!(7), "users", json!({}));
+    s.send_call(json!(7), "system_info", json!({}));
+    let first = s.recv(DEADLINE).expect("a reply");
     assert_eq!(first["id"], 7);
     assert_eq!(first["error"]["code"], -32600, "{first}");
-    let second = s.recv(common::DEADLINE).expect("a reply");
+    let second = s.recv(DEADLINE).expect("a reply");
     assert_eq!(second["id"], 7);
     assert!(
         rows(&second["result"]).len() > 1,

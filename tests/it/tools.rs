@@ -1,9 +1,7 @@
 //! Every tool against the stand-in, and every validation rule, as a client
 //! meets them.
 
-mod common;
-
-use common::{Server, Standin, error_text, rows};
+use crate::util::{Server, Standin, error_text, rows};
 use serde_json::{Value, json};
 
 fn schema_of(s: &mut Server, tool: &str) -> Value {
@@ -204,57 +202,124 @@ fn packages_say_where_they_came_from_and_services_are_running() {
     assert!(svcs.iter().any(|u| u["name"] == "ssh.service"));
 }
 
-#[test]
-fn validation_errors_name_the_argument_and_range() {
-    let mut s = Server::start();
-    let limit_err = "Error: limit must be an integer between 1 and 1000";
-    for bad in [
-        json!(0),
-        json!(1001),
-        json!(-5),
-        json!(2.5),
-        json!(true),
-        json!("ten"),
-        json!([10]),
-        json!({"n": 1}),
-        json!(""),
-    ] {
-        assert_eq!(
-            error_text(&s.call("processes", json!({"limit": bad.clone()}))),
-            limit_err,
-            "{bad}"
-        );
-        assert_eq!(
-            error_text(&s.call("network_connections", json!({"limit": bad.clone()}))),
-            limit_err,
-            "{bad}"
-        );
+/// What a refusal's text must be.
+#[derive(Clone, Copy)]
+enum Says {
+    Exactly(&'static str),
+    Contains(&'static str),
+}
+
+/// Arguments a tool refuses: the tool, its arguments, and what the error says.
+fn refusals() -> Vec<(&'static str, Value, Says)> {
+    use Says::{Contains, Exactly};
+    let long = json!("a".repeat(65));
+    // Bad values for one argument: the tools taking it, its name, the values.
+    let families = [
+        (
+            &["processes", "network_connections"][..],
+            "limit",
+            vec![
+                json!(0),
+                json!(1001),
+                json!(-5),
+                json!(2.5),
+                json!(true),
+                json!("ten"),
+                json!([10]),
+                json!({"n": 1}),
+                json!(""),
+            ],
+            Exactly("Error: limit must be an integer between 1 and 1000"),
+        ),
+        (
+            &["open_files"],
+            "pid",
+            vec![json!(0), json!(-1), json!(1.5), json!("abc"), json!(false)],
+            Exactly("Error: pid must be an integer between 1 and 2147483647"),
+        ),
+        (
+            &["list_tables"],
+            "pattern",
+            vec![
+                json!("a;b"),
+                json!("x' OR 1=1 --"),
+                json!("%"),
+                long.clone(),
+                json!(5),
+                json!(["docker"]),
+            ],
+            Contains("pattern must be"),
+        ),
+        (
+            &["describe_table"],
+            "table",
+            vec![
+                json!("processes; SELECT 1"),
+                json!("users)"),
+                json!("1abc"),
+                json!("\"users\""),
+                json!(""),
+                long,
+                json!(7),
+            ],
+            Contains("table must be an osquery table name"),
+        ),
+        (
+            &["describe_table"],
+            "table",
+            vec![json!("shadow"), json!("Process_Envs"), json!("curl")],
+            Contains("is not available"),
+        ),
+    ];
+    let mut cases = Vec::new();
+    for (tools, key, values, says) in families {
+        for tool in tools {
+            for value in &values {
+                cases.push((*tool, json!({ key: value }), says));
+            }
+        }
     }
-    for bad in [json!(0), json!(-1), json!(1.5), json!("abc"), json!(false)] {
-        assert_eq!(
-            error_text(&s.call("open_files", json!({"pid": bad.clone()}))),
-            "Error: pid must be an integer between 1 and 2147483647",
-            "{bad}"
-        );
-    }
-    assert!(error_text(&s.call("custom_query", json!({}))).contains("sql is required"));
-    assert!(
-        error_text(&s.call("custom_query", json!({"sql": 5}))).contains("sql must be a string")
-    );
-    assert!(error_text(&s.call("custom_query", json!({"sql": "   "}))).contains("empty"));
-    assert!(
-        error_text(&s.call(
+    let long_sql = format!("SELECT '{}'", "x".repeat(10_000));
+    cases.extend([
+        ("describe_table", json!({}), Contains("table is required")),
+        ("custom_query", json!({}), Contains("sql is required")),
+        (
             "custom_query",
-            json!({"sql": format!("SELECT '{}'", "x".repeat(10_000))})
-        ))
-        .contains("10000")
-    );
-    assert_eq!(
-        error_text(&s.call("no_such_tool", json!({}))),
-        "Error: Unknown tool: no_such_tool"
-    );
-    let r = s.request("tools/call", json!({"name": "processes", "arguments": [1]}));
-    assert!(error_text(&r["result"]).contains("arguments must be an object"));
+            json!({"sql": 5}),
+            Contains("sql must be a string"),
+        ),
+        ("custom_query", json!({"sql": "   "}), Contains("empty")),
+        (
+            "custom_query",
+            json!({ "sql": long_sql }),
+            Contains("10000"),
+        ),
+        (
+            "no_such_tool",
+            json!({}),
+            Exactly("Error: Unknown tool: no_such_tool"),
+        ),
+        (
+            "processes",
+            json!([1]),
+            Contains("arguments must be an object"),
+        ),
+    ]);
+    cases
+}
+
+#[test]
+fn bad_arguments_are_refused_with_their_rule_before_osqueryi() {
+    let standin = Standin::new(&[]);
+    let mut s = Server::with_standin(&standin, &[]);
+    for (tool, args, says) in refusals() {
+        let e = error_text(&s.call(tool, args.clone()));
+        match says {
+            Says::Exactly(text) => assert_eq!(e, text, "{tool} {args}"),
+            Says::Contains(part) => assert!(e.contains(part), "{tool} {args}: {e}"),
+        }
+        assert_eq!(standin.log(), "", "{tool} {args} reached osqueryi");
+    }
 }
 
 #[test]
@@ -296,24 +361,5 @@ fn osquery_errors_are_tool_errors_with_osquerys_message() {
     assert!(
         e.contains("required column") && e.contains("exit status 19"),
         "{e}"
-    );
-}
-
-#[test]
-fn missing_osqueryi_is_an_error_per_call_not_at_start() {
-    // Unset (empty) OSQUERY_PATH: the search finds nothing on this machine.
-    let mut s = Server::with_env(&[("OSQUERY_PATH", "")]);
-    s.initialize();
-    let list = s.request("tools/list", json!({}));
-    assert_eq!(list["result"]["tools"].as_array().map(Vec::len), Some(12));
-    assert_eq!(
-        error_text(&s.call("system_info", json!({}))),
-        "Error: osqueryi not found (set OSQUERY_PATH)"
-    );
-    // A wrong OSQUERY_PATH is named, so the user sees which setting to fix.
-    let mut s = Server::with_env(&[("OSQUERY_PATH", "/nonexistent/osqueryi")]);
-    assert_eq!(
-        error_text(&s.call("system_info", json!({}))),
-        "Error: osqueryi not found at /nonexistent/osqueryi (OSQUERY_PATH names a missing or non-executable file)"
     );
 }

@@ -1,0 +1,16 @@
+//! Conversations with the built server, one module a topic, all in one test
+//! binary so they share one build and one helper module (`util`).
+
+mod answers;
+mod coalesce;
+mod concurrency;
+mod failures;
+mod fake_daemon;
+mod guard;
+mod modern;
+mod operability;
+mod protocol;
+mod reliability;
+mod thrift_wire;
+mod tools;
+mod util;
