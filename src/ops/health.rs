@@ -42,7 +42,7 @@ pub fn check(config: &Config, engine: &Engine, started: Instant) -> HealthReport
         let answer = runner.run(PROBE_SQL, &Control::default());
         query["duration_ms"] = json!(t.elapsed().as_millis() as u64);
         match answer {
-            Ok(out) if out.rows.len() == 1 && out.rows[0].get("ok") == Some(&json!("1")) => {
+            Ok(out) if out.rows.len() == 1 && out.rows.row(0).get("ok") == Some("1") => {
                 query["ok"] = json!(true);
             }
             Ok(out) => reasons.push(format!(

@@ -9,8 +9,6 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
-
 pub mod containment;
 mod control;
 mod home;
@@ -18,6 +16,7 @@ mod locate;
 mod parse;
 mod run;
 pub mod signals;
+pub mod table;
 pub mod thrift;
 
 pub use containment::ChildLimits;
@@ -26,8 +25,7 @@ pub use home::PrivateHome;
 pub use locate::locate;
 pub use parse::parse_rows;
 pub use run::{Osqueryi, Slots};
-
-pub type Row = Map<String, Value>;
+pub use table::{RowRef, Rows, Table, TableBuilder};
 
 /// What answers queries. A later backend is one more variant here; callers
 /// hold a `Runner` and never name the process machinery.
@@ -80,7 +78,7 @@ impl std::fmt::Display for RunError {
 /// A successful run: the rows, and osquery's own warnings (glog lines) if any.
 #[derive(Debug)]
 pub struct Output {
-    pub rows: Vec<Row>,
+    pub rows: Table,
     pub warnings: Vec<String>,
 }
 

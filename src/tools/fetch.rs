@@ -12,13 +12,14 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use super::queries::{self, PACKAGE_SOURCES, REGISTRY_SQL, SERVICE_SOURCES, Source};
 use super::{LIMIT_MAX, Outcome, Plan, ToolName, enrich};
 use crate::config::{Config, WORKERS};
 use crate::guard::TablePolicy;
-use crate::osquery::{ChildLimits, Control, Osqueryi, Row, RunError, Runner, Slots};
+use crate::osquery::{
+    ChildLimits, Control, Osqueryi, RunError, Runner, Slots, Table, TableBuilder,
+};
 
 /// What a worker needs to answer a call, and nothing of the server around
 /// it: the command line builds one for a one-shot call or health check.
@@ -38,7 +39,7 @@ pub struct Engine {
 /// Rows to answer with, and what `structuredContent` says besides them.
 #[derive(Debug)]
 pub struct Fetched {
-    pub rows: Vec<Row>,
+    pub rows: Table,
     pub meta: StructuredMeta,
     /// A line for the reader when rows were cut ("more exist").
     pub note: Option<String>,
@@ -49,6 +50,14 @@ pub struct Fetched {
 #[derive(Debug, Clone, Serialize)]
 pub struct StructuredMeta {
     pub elapsed_ms: u64,
+    /// Paged answers: what to pass as `cursor` for the next page, absent on
+    /// the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// Paged answers: which page this is, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<usize>,
+    /// Rows in this answer (in this page, when paged).
     pub row_count: usize,
     /// custom_query: the SQL that ran.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,6 +65,9 @@ pub struct StructuredMeta {
     /// installed_packages, running_services: the tables the rows came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<&'static str>>,
+    /// Paged answers: rows in all pages together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_rows: Option<usize>,
     pub truncated: bool,
 }
 
@@ -91,14 +103,14 @@ impl From<RunError> for Failure {
 
 /// Rows as osquery gave them, before the tool cuts and enriches them.
 struct Raw {
-    rows: Vec<Row>,
+    rows: Table,
     sources: Option<Vec<&'static str>>,
     /// osquery's own warnings, for the log.
     warnings: Vec<String>,
 }
 
 impl Raw {
-    fn rows(rows: Vec<Row>) -> Raw {
+    fn rows(rows: Table) -> Raw {
         Raw {
             rows,
             sources: None,
@@ -145,7 +157,9 @@ impl Engine {
         let total = raw.rows.len();
         let mut rows = enrich::finish(plan, raw.rows);
         if self.redact {
-            crate::redact::redact_rows(&mut rows);
+            rows.replace_values(crate::redact::redact).map_err(|_| {
+                Failure::tool_error("the masked rows hold more than 4 GiB of text".into())
+            })?;
         }
         let truncated = rows.len() < total;
         let note = truncated.then(|| {
@@ -156,9 +170,12 @@ impl Engine {
         });
         let meta = StructuredMeta {
             elapsed_ms: started.elapsed().as_millis() as u64,
+            next_cursor: None,
+            page: None,
             row_count: rows.len(),
             sql: (plan.tool == ToolName::CustomQuery).then(|| plan.sql.clone()),
             sources: raw.sources,
+            total_rows: None,
             truncated,
         };
         Ok(Fetched { rows, meta, note })
@@ -169,13 +186,13 @@ impl Engine {
         match plan.tool {
             ToolName::ListTables => {
                 let tables = self.registry(control)?;
-                let rows = tables
+                let mut rows = TableBuilder::new();
+                tables
                     .iter()
                     .filter(|t| self.policy.is_table_allowed(t))
                     .filter(|t| plan.pattern.as_deref().is_none_or(|p| t.contains(p)))
-                    .map(|t| row(json!({ "name": t })))
-                    .collect();
-                Ok(Raw::rows(rows))
+                    .for_each(|t| rows.push_row([("name", t)]));
+                Ok(Raw::rows(rows.finish().unwrap_or_default()))
             }
             ToolName::DescribeTable => {
                 // plan() already refused tables outside the policy.
@@ -242,8 +259,8 @@ impl Engine {
         let output = self.runner.run(REGISTRY_SQL, control)?;
         let mut names: Vec<String> = output
             .rows
-            .iter()
-            .filter_map(|r| r.get("name").and_then(Value::as_str))
+            .rows()
+            .filter_map(|r| r.get("name"))
             .map(str::to_string)
             .collect();
         names.sort();
@@ -257,12 +274,5 @@ impl Engine {
         // Two workers may race to fill the cache; either answer is the same.
         let _ = self.tables.set(names);
         Ok(self.tables.get().map(Vec::as_slice).unwrap_or_default())
-    }
-}
-
-fn row(v: Value) -> Row {
-    match v {
-        Value::Object(m) => m,
-        _ => Row::new(),
     }
 }

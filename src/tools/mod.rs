@@ -6,12 +6,14 @@
 //! Nothing here knows JSON-RPC or MCP's result shapes: a call ends as typed
 //! rows and metadata, or a [`Failure`].
 
+mod cursor;
 mod enrich;
 mod fetch;
 mod plan;
 mod queries;
 mod schema;
 
+pub use cursor::take_cursor;
 pub use fetch::{Engine, Failure, Fetched, StructuredMeta};
 pub use plan::{Plan, plan};
 pub use schema::list;

@@ -17,7 +17,7 @@ fn describe(tool: &Tool) -> Value {
         "name": tool.id,
         "title": tool.title,
         "description": tool.description,
-        "inputSchema": input_schema(tool.name),
+        "inputSchema": super::cursor::with_cursor(input_schema(tool.name)),
         "outputSchema": output_schema(tool),
         "annotations": {
             "title": tool.title,
@@ -104,9 +104,12 @@ fn output_schema(tool: &Tool) -> Value {
     };
     let mut properties = json!({
         "rows": { "type": "array", "items": row },
-        "row_count": { "type": "integer", "description": "Rows returned." },
+        "row_count": { "type": "integer", "description": "Rows returned (in this page, when paged)." },
         "truncated": { "type": "boolean", "description": "True when more rows exist than `limit` allowed." },
         "elapsed_ms": { "type": "integer", "description": "Time osqueryi took, in milliseconds." },
+        "next_cursor": { "type": "string", "description": "Paged results: pass it as `cursor` for the next page; absent on the last page." },
+        "page": { "type": "integer", "description": "Paged results: which page this is, from 1." },
+        "total_rows": { "type": "integer", "description": "Paged results: rows in all pages together." },
     });
     if let Some(p) = properties.as_object_mut() {
         match tool.name {
