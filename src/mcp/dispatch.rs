@@ -450,6 +450,32 @@ mod tests {
     }
 
     #[test]
+    fn a_cursor_asks_for_a_page_past_the_rate_limit_and_without_a_valid_run() {
+        let mut s = session(1);
+        let call = request("tools/call", json!({"name": "users"}));
+        assert!(matches!(handle(&mut s, &call), Action::Run(_)));
+        // No sql, and the limit is reached: a page needs neither.
+        let page = request(
+            "tools/call",
+            json!({"name": "custom_query", "arguments": {"cursor": "c"}}),
+        );
+        match handle(&mut s, &page) {
+            Action::Page(p) => {
+                assert_eq!((p.tool, p.cursor.as_str()), (ToolName::CustomQuery, "c"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = request(
+            "tools/call",
+            json!({"name": "users", "arguments": {"cursor": 1}}),
+        );
+        match handle(&mut s, &bad) {
+            Action::Refuse(r) => assert!(r.why.starts_with("cursor must be a string"), "{}", r.why),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn side_effects_are_left_to_the_reader() {
         let mut s = session(0);
         for (line, expected) in [

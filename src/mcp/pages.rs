@@ -226,3 +226,57 @@ fn join(first: Option<&str>, then: &str) -> String {
         None => then.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::osquery::TableBuilder;
+
+    fn table(rows: usize, pad: usize) -> Table {
+        let mut t = TableBuilder::new();
+        for i in 0..rows {
+            t.push_row([("n", format!("{i:03}")), ("pad", "\"".repeat(pad))]);
+        }
+        t.finish().expect("small")
+    }
+
+    fn text_of(t: &Table, range: std::ops::Range<usize>) -> usize {
+        serde_json::to_string(&t.slice(range)).map_or(0, |s| s.len())
+    }
+
+    #[test]
+    fn a_page_is_the_most_rows_whose_text_fits() {
+        let t = table(100, 10);
+        for (start, budget, notes) in [(0, 1000, 0), (0, 1000, 200), (37, 1000, 0), (0, 300, 0)] {
+            let end = page_end(&t, start, budget, notes);
+            assert!(end > start);
+            assert!(
+                text_of(&t, start..end) + notes <= budget,
+                "{start} {budget} {notes}"
+            );
+            assert!(end == t.len() || text_of(&t, start..end + 1) + notes > budget);
+        }
+        assert_eq!(page_end(&t, 0, usize::MAX, 0), 100);
+        assert_eq!(
+            page_end(&t, 99, 10, 0),
+            100,
+            "at least one row, however small the budget"
+        );
+        assert_eq!(page_end(&t, 100, 10, 0), 100);
+    }
+
+    #[test]
+    fn a_page_fits_twice_in_one_message_whatever_the_budget() {
+        // Rows of quotes: escaped twice over in the text copy.
+        let t = table(40, 1 << 18);
+        let message = |end: usize| {
+            let mut size = Count::default();
+            let _ = serde_json::to_writer(&mut size, &t.slice(0..end));
+            2 * size.raw + size.escapes
+        };
+        let end = page_end(&t, 0, usize::MAX, 0);
+        assert!((2..40).contains(&end), "{end}");
+        assert!(message(end) <= MAX_RESULT_BYTES - MESSAGE_ROOM);
+        assert!(message(end + 1) > MAX_RESULT_BYTES - MESSAGE_ROOM);
+    }
+}

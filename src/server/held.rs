@@ -119,9 +119,9 @@ impl Held {
         let Some((id, number)) = parse_cursor(asked) else {
             return refused(Refused::Unknown);
         };
+        self.sweep(now);
         let (snap, start, known_end) = {
             let mut state = self.lock();
-            self.expire(&mut state, now);
             let Some(i) = state.entries.iter().position(|e| e.id == id) else {
                 return refused(Refused::Unknown);
             };
@@ -157,44 +157,54 @@ impl Held {
     /// Keeps `snap`, whose first page ends at `end`; its number, or `None`
     /// when it is larger than everything that may be held.
     fn hold(&self, snap: Arc<Snapshot>, end: usize, now: Instant) -> Option<u64> {
+        self.sweep(now);
         let bytes = snap.heap_bytes();
-        let mut state = self.lock();
-        self.expire(&mut state, now);
         if bytes > self.max_bytes {
             self.metrics.held_dropped(1);
             return None;
         }
-        while !state.entries.is_empty()
-            && (state.bytes + bytes > self.max_bytes || state.entries.len() >= MAX_HELD)
-        {
-            let oldest = state.entries.remove(0);
-            state.bytes -= oldest.bytes;
-            self.metrics.held_dropped(1);
-        }
+        let mut dropped = Vec::new();
         let id = self.new_id();
-        state.entries.push(Entry {
-            id,
-            snap,
-            starts: vec![0, end],
-            bytes,
-            used: now,
-        });
-        state.bytes += bytes;
-        self.metrics.held(state.entries.len(), state.bytes);
+        {
+            let mut state = self.lock();
+            while !state.entries.is_empty()
+                && (state.bytes + bytes > self.max_bytes || state.entries.len() >= MAX_HELD)
+            {
+                let oldest = state.entries.remove(0);
+                state.bytes -= oldest.bytes;
+                dropped.push(oldest);
+            }
+            state.entries.push(Entry {
+                id,
+                snap,
+                starts: vec![0, end],
+                bytes,
+                used: now,
+            });
+            state.bytes += bytes;
+            self.metrics.held(state.entries.len(), state.bytes);
+        }
+        self.metrics.held_dropped(dropped.len());
+        release(dropped);
         Some(id)
     }
 
-    fn expire(&self, state: &mut State, now: Instant) {
-        let before = state.entries.len();
-        state
-            .entries
-            .retain(|e| now.saturating_duration_since(e.used) < HELD_FOR);
-        let expired = before - state.entries.len();
-        if expired > 0 {
+    /// Drops the snapshots not used for [`HELD_FOR`]. Runs whenever one is
+    /// held or served, and for every message the reader reads, so an idle
+    /// server lets them go at its next message.
+    pub fn sweep(&self, now: Instant) {
+        let expired: Vec<Entry> = {
+            let mut state = self.lock();
+            let (kept, expired) = std::mem::take(&mut state.entries)
+                .into_iter()
+                .partition(|e| now.saturating_duration_since(e.used) < HELD_FOR);
+            state.entries = kept;
             state.bytes = state.entries.iter().map(|e| e.bytes).sum();
-            self.metrics.held_expired(expired);
-        }
-        self.metrics.held(state.entries.len(), state.bytes);
+            self.metrics.held(state.entries.len(), state.bytes);
+            expired
+        };
+        self.metrics.held_expired(expired.len());
+        release(expired);
     }
 
     fn new_id(&self) -> u64 {
@@ -211,6 +221,16 @@ impl Held {
     }
 }
 
+/// Frees dropped snapshots outside the lock (unless a page being served
+/// still holds one) and hands large ones' pages back to the system.
+fn release(dropped: Vec<Entry>) {
+    let bytes: usize = dropped.iter().map(|e| e.bytes).sum();
+    drop(dropped);
+    if bytes >= crate::memory::TRIM_AFTER_BYTES {
+        crate::memory::release_free_memory();
+    }
+}
+
 /// Sixteen hex digits of the snapshot's number, then the page's.
 fn cursor(id: u64, page: usize) -> String {
     format!("{id:016x}{page:x}")
@@ -223,4 +243,128 @@ fn parse_cursor(cursor: &str) -> Option<(u64, usize)> {
     }
     let page = usize::from_str_radix(page, 16).ok()?;
     (page >= 2).then_some((u64::from_str_radix(id, 16).ok()?, page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::osquery::TableBuilder;
+    use crate::tools::StructuredMeta;
+    use serde_json::Value;
+
+    const TOOL: ToolName = ToolName::CustomQuery;
+
+    fn snapshot(rows: usize) -> Arc<Snapshot> {
+        let mut t = TableBuilder::new();
+        for i in 0..rows {
+            t.push_row([("n", i.to_string()), ("pad", "x".repeat(100))]);
+        }
+        let meta = StructuredMeta {
+            elapsed_ms: 0,
+            next_cursor: None,
+            page: None,
+            row_count: rows,
+            sql: None,
+            sources: None,
+            total_rows: None,
+            truncated: false,
+        };
+        Arc::new(Snapshot {
+            tool: TOOL,
+            table: t.finish().expect("small"),
+            meta,
+            note: None,
+        })
+    }
+
+    fn page(held: &Held, id: u64, number: usize, now: Instant) -> Value {
+        let answer = held.serve(&cursor(id, number), TOOL, Era::Legacy, now);
+        serde_json::from_str(answer.result.get()).expect("a result")
+    }
+
+    #[test]
+    fn a_snapshot_lives_ten_minutes_after_its_last_page() {
+        let metrics = Arc::new(Metrics::new());
+        let held = Held::new(4096, 1 << 20, metrics.clone());
+        let t0 = Instant::now();
+        let id = held.hold(snapshot(200), 30, t0).expect("held");
+        let later = t0 + HELD_FOR - Duration::from_secs(1);
+        assert_eq!(page(&held, id, 2, later)["structuredContent"]["page"], 2);
+        // The clock starts again at every page served.
+        let much_later = later + HELD_FOR - Duration::from_secs(1);
+        assert_eq!(
+            page(&held, id, 3, much_later)["structuredContent"]["page"],
+            3
+        );
+        let expired = page(&held, id, 4, much_later + HELD_FOR);
+        assert_eq!(expired["isError"], true, "{expired}");
+        let counted = metrics.snapshot(0).to_json()["paging"].clone();
+        assert_eq!(
+            (counted["expired"].clone(), counted["held"].clone()),
+            (1.into(), 0.into())
+        );
+    }
+
+    #[test]
+    fn the_least_recently_used_snapshot_goes_first() {
+        let metrics = Arc::new(Metrics::new());
+        let size = snapshot(200).heap_bytes();
+        let held = Held::new(4096, 2 * size + size / 2, metrics.clone());
+        let t0 = Instant::now();
+        let a = held.hold(snapshot(200), 30, t0).expect("held");
+        let b = held.hold(snapshot(200), 30, t0).expect("held");
+        assert_eq!(page(&held, a, 2, t0)["isError"], false);
+        held.hold(snapshot(200), 30, t0).expect("held");
+        assert_eq!(
+            page(&held, b, 2, t0)["isError"],
+            true,
+            "b was used least recently"
+        );
+        assert_eq!(page(&held, a, 3, t0)["isError"], false);
+        assert_eq!(metrics.snapshot(0).to_json()["paging"]["dropped"], 1);
+        assert!(
+            held.hold(snapshot(2000), 30, t0).is_none(),
+            "larger than all held"
+        );
+    }
+
+    #[test]
+    fn pages_are_served_only_once_they_were_offered() {
+        let held = Held::new(4096, 1 << 20, Arc::new(Metrics::new()));
+        let id = held.hold(snapshot(200), 30, Instant::now()).expect("held");
+        let now = Instant::now();
+        assert_eq!(
+            page(&held, id, 3, now)["isError"],
+            true,
+            "page 3 before page 2"
+        );
+        let two = page(&held, id, 2, now);
+        let again = page(&held, id, 2, now);
+        assert_eq!(two, again, "a page may be asked for again");
+        let other = held.serve(&cursor(id, 2), ToolName::Processes, Era::Legacy, now);
+        let other: Value = serde_json::from_str(other.result.get()).expect("a result");
+        let text = other["content"][0]["text"].as_str().unwrap_or_default();
+        assert!(
+            text.contains("belongs to a result of custom_query"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn cursors_name_a_snapshot_and_a_page() {
+        assert_eq!(parse_cursor(&cursor(u64::MAX, 2)), Some((u64::MAX, 2)));
+        assert_eq!(parse_cursor(&cursor(7, 0x1234)), Some((7, 0x1234)));
+        for bad in [
+            "",
+            "0123456789abcdef",
+            "0123456789abcdef1",
+            "0123456789abcdefg",
+            "é123456789abcdef2",
+            "0123456789abcdef123456789",
+        ] {
+            assert_eq!(parse_cursor(bad), None, "{bad}");
+        }
+        let held = Held::new(4096, 1 << 20, Arc::new(Metrics::new()));
+        assert_ne!(held.new_id(), held.new_id());
+    }
 }

@@ -57,6 +57,7 @@ impl Reader<'_> {
                     break;
                 }
             };
+            self.held.sweep(std::time::Instant::now());
             let line = trim_line(&line);
             if line.is_empty() {
                 continue;
