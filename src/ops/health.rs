@@ -72,6 +72,8 @@ pub fn check(config: &Config, engine: &Engine, started: Instant) -> HealthReport
         "limits": {
             "timeout_seconds": runner.timeout.as_secs(),
             "max_response_size_bytes": runner.max_output,
+            "max_text_bytes": config.max_text_bytes,
+            "max_held_bytes": config.max_held_bytes,
             "rate_limit_per_minute": config.rate_limit,
             "workers": WORKERS,
             "queue_capacity": QUEUE_CAPACITY,
