@@ -334,3 +334,27 @@ fn call_prints_the_first_page_or_with_all_every_row() {
     assert_eq!(cursor.code, Some(1));
     assert!(cursor.stderr.contains("--all"), "{}", cursor.stderr);
 }
+
+#[test]
+fn every_page_is_masked_like_a_whole_answer() {
+    let template = r##"{"cmd":"app --password=hunter2-#","n":"#"}"##;
+    let standin = Standin::new(&[
+        ("STANDIN_MODE", "rows"),
+        ("STANDIN_ROWS", "400"),
+        ("STANDIN_ROW", template),
+    ]);
+    let mut s = Server::with_standin(&standin, &[("MAX_TEXT_BYTES", "4096")]);
+    let mut result = s.call("custom_query", sql(0));
+    let mut pages = 1;
+    while let Some(cursor) = next_cursor(&result) {
+        assert!(!result.to_string().contains("hunter2"), "{result}");
+        result = s.call("custom_query", json!({"cursor": cursor}));
+        pages += 1;
+    }
+    let last = rows(&result);
+    assert!(
+        last.iter().all(|r| r["cmd"] == "app --password=[REDACTED]"),
+        "{last:?}"
+    );
+    assert!(pages > 5, "{pages}");
+}
