@@ -340,7 +340,7 @@ fn parse_bool(raw: &str, name: &str) -> Result<bool, ConfigError> {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
         _ => Err(ConfigError(format!(
-            "{name}={raw:?} is invalid: use 1, true, yes or on (the default: mask secrets), or 0, false, no or off (any case)"
+            "{name}={raw:?} is invalid: use 1, true, yes or on, or 0, false, no or off (any case)"
         ))),
     }
 }
