@@ -53,9 +53,9 @@ pub fn list() -> Value {
     ]})
 }
 
-/// The `resources/read` result holding `body`.
-pub fn contents(resource: Resource, body: &Value) -> Value {
-    let text = serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string());
+/// The `resources/read` result holding `body` (its keys in its own order).
+pub fn contents(resource: Resource, body: &impl serde::Serialize) -> Value {
+    let text = serde_json::to_string_pretty(body).unwrap_or_default();
     json!({ "contents": [{ "uri": resource.uri(), "mimeType": MIME, "text": text }] })
 }
 

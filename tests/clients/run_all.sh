@@ -62,6 +62,8 @@ if [ -z "${SKIP_PY:-}" ]; then
     if py="$(venv_for "$MCP_PY_V1")"; then
         run_client "python mcp==$MCP_PY_V1" "$py" "$HERE/python_client.py" -- "$SERVER_BIN"
         run_client "python mcp==$MCP_PY_V1 --minimal-env" "$py" "$HERE/python_client.py" --minimal-env -- "$SERVER_BIN"
+        # Settings from flags alone, as behind a sudoers rule: no OSQUERY_PATH in the environment.
+        run_client "python mcp==$MCP_PY_V1 flags only" env -u OSQUERY_PATH "$py" "$HERE/python_client.py" --minimal-env -- "$SERVER_BIN" --osquery-path "$OSQUERY_PATH" --timeout 30
     else
         record "python mcp==$MCP_PY_V1 (install)" 1
     fi

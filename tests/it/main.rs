@@ -9,6 +9,7 @@ mod fake_daemon;
 mod guard;
 mod modern;
 mod operability;
+mod operators;
 mod protocol;
 mod reliability;
 mod thrift_wire;
