@@ -185,9 +185,12 @@ impl Engine {
                     .iter()
                     .filter(|t| self.policy.is_table_allowed(t))
                     .filter(|t| plan.pattern.as_deref().is_none_or(|p| t.contains(p)))
-                    .map(|t| match crate::table_specs::is_event_table(t) {
-                        true => row(json!({ "event": "true", "name": t })),
-                        false => row(json!({ "name": t })),
+                    .map(|t| {
+                        if crate::table_specs::is_event_table(t) {
+                            row(json!({ "event": "true", "name": t }))
+                        } else {
+                            row(json!({ "name": t }))
+                        }
                     })
                     .collect();
                 Ok(Raw::rows(rows))
@@ -206,7 +209,8 @@ impl Engine {
                 Ok(raw)
             }
             ToolName::InstalledPackages => {
-                let rows = plan.limit.map_or(LIMIT_MAX as usize, |n| n + 1);
+                // One row more than the limit, as plan() asked, so the cut shows.
+                let rows = plan.limit.unwrap_or(LIMIT_MAX as usize) + 1;
                 let sql = |present: &[&Source]| {
                     queries::packages_sql(present.iter().copied(), plan.pattern.as_deref(), rows)
                 };
