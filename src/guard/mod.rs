@@ -535,8 +535,28 @@ fn table_refs(body: &[Token<'_>]) -> Vec<TableRef> {
     refs
 }
 
+/// A denied name, with what the caller can do about it: the rule does not
+/// know whether the name was meant as a table, so the hint covers the two
+/// honest mistakes (a column or alias spelled like the table, and a string
+/// written in double quotes).
+fn denied(t: &Token<'_>) -> Rejection {
+    let name = t
+        .ident_name()
+        .or_else(|| t.string_value())
+        .unwrap_or_default();
+    let hint = if t.kind == TokenKind::QuotedIdent && t.text.starts_with('"') {
+        format!(
+            "double quotes make an identifier, and {name} is a table this server refuses; for a string value use single quotes: '{name}'"
+        )
+    } else {
+        format!(
+            "{name} is a table this server refuses (it reaches the network, reads files or holds secrets); the name is refused wherever it appears, as a table, column or alias, quoted or not; to read a column of that name, SELECT * from its table"
+        )
+    };
+    Rejection::new("denied-table", t.text, hint)
+}
+
 fn check_tables(body: &[Token<'_>], ctes: &[Cte], policy: &TablePolicy) -> Result<(), Rejection> {
-    let denied = |t: &Token<'_>| Rejection::new("denied-table", t.text, "");
     // Any identifier spelled like a denied table, wherever it stands: a
     // false positive on a column or alias is the price of no false negative.
     for (i, t) in body.iter().enumerate() {
@@ -666,9 +686,16 @@ mod tests {
                 .map(|r| r.to_string())
                 .unwrap_or_default()
         };
-        assert_eq!(
-            msg("SELECT * FROM curl"),
-            "query rejected by rule 'denied-table': curl"
+        assert!(msg("SELECT * FROM curl").starts_with(
+            "query rejected by rule 'denied-table': curl (curl is a table this server refuses"
+        ));
+        assert!(
+            msg("SELECT path, hash FROM file")
+                .contains("wherever it appears, as a table, column or alias")
+        );
+        assert!(
+            msg("SELECT * FROM deb_packages WHERE name = \"curl\"")
+                .contains("use single quotes: 'curl'")
         );
         assert!(
             msg("DELETE FROM t").starts_with("query rejected by rule 'forbidden-keyword': DELETE")
