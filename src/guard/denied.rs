@@ -9,6 +9,9 @@
 //! and key/value tables keep the name that marks a value as secret in
 //! another column than the value.
 
+use super::Rejection;
+use super::lexer::{Token, TokenKind};
+
 /// One denied table.
 #[derive(Debug, PartialEq, Eq)]
 pub struct DeniedTable {
@@ -185,6 +188,28 @@ pub const DENIED_TABLES: &[DeniedTable] = &[
 /// The built-in entry named `name` (or one of its aliases).
 pub fn built_in(name: &str) -> Option<&'static DeniedTable> {
     DENIED_TABLES.iter().find(|t| t.is_named(name))
+}
+
+/// A denied name, with what the caller can do about it: the rule does not
+/// know whether the name was meant as a table, so the hint covers the two
+/// honest mistakes (a column or alias spelled like the table, and a string
+/// written in double quotes).
+pub(super) fn refusal(t: &Token<'_>) -> Rejection {
+    let name = t
+        .ident_name()
+        .or_else(|| t.string_value())
+        .unwrap_or_default();
+    let hint = if t.kind == TokenKind::QuotedIdent && t.text.starts_with('"') {
+        format!(
+            "double quotes make an identifier, and {name} is a table this server refuses; for a string value use single quotes: '{name}'"
+        )
+    } else {
+        let why = built_in(&name).map_or("the operator denied it", |t| t.reason);
+        format!(
+            "{name} is a table this server refuses ({why}); the name is refused wherever it appears, as a table, column or alias, quoted or not; to read a column of that name, SELECT * from its table"
+        )
+    };
+    Rejection::new("denied-table", t.text, hint)
 }
 
 #[cfg(test)]

@@ -535,27 +535,6 @@ fn table_refs(body: &[Token<'_>]) -> Vec<TableRef> {
     refs
 }
 
-/// A denied name, with what the caller can do about it: the rule does not
-/// know whether the name was meant as a table, so the hint covers the two
-/// honest mistakes (a column or alias spelled like the table, and a string
-/// written in double quotes).
-fn denied(t: &Token<'_>) -> Rejection {
-    let name = t
-        .ident_name()
-        .or_else(|| t.string_value())
-        .unwrap_or_default();
-    let hint = if t.kind == TokenKind::QuotedIdent && t.text.starts_with('"') {
-        format!(
-            "double quotes make an identifier, and {name} is a table this server refuses; for a string value use single quotes: '{name}'"
-        )
-    } else {
-        format!(
-            "{name} is a table this server refuses (it reaches the network, reads files or holds secrets); the name is refused wherever it appears, as a table, column or alias, quoted or not; to read a column of that name, SELECT * from its table"
-        )
-    };
-    Rejection::new("denied-table", t.text, hint)
-}
-
 fn check_tables(body: &[Token<'_>], ctes: &[Cte], policy: &TablePolicy) -> Result<(), Rejection> {
     // Any identifier spelled like a denied table, wherever it stands: a
     // false positive on a column or alias is the price of no false negative.
@@ -566,14 +545,14 @@ fn check_tables(body: &[Token<'_>], ctes: &[Cte], policy: &TablePolicy) -> Resul
             _ => None,
         };
         if name.is_some_and(|n| policy.is_table_denied(&n)) {
-            return Err(denied(t));
+            return Err(denied::refusal(t));
         }
     }
     let refs = table_refs(body);
     for r in &refs {
         let Some(t) = body.get(r.idx) else { continue };
         if policy.is_table_denied(&r.name) {
-            return Err(denied(t));
+            return Err(denied::refusal(t));
         }
         if is_pragma_name(&r.name) {
             return Err(Rejection::new("forbidden-keyword", t.text, ""));

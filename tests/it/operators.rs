@@ -271,12 +271,39 @@ fn redact_takes_the_usual_spellings() {
 }
 
 /// The top-level keys of a pretty-printed JSON object, in order.
+/// The keys of a JSON object in the order they are written, pretty or compact
+/// (serde_json's `Value` would sort them).
 fn top_level_keys(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("  \""))
-        .filter_map(|l| l.split_once("\":"))
-        .map(|(k, _)| k.to_string())
-        .collect()
+    let (mut keys, mut depth, mut expect_key) = (Vec::new(), 0usize, false);
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' | '[' => {
+                depth += 1;
+                expect_key = c == '{' && depth == 1;
+            }
+            '}' | ']' => depth = depth.saturating_sub(1),
+            ',' if depth == 1 => expect_key = true,
+            '"' => {
+                let mut s = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        c => s.push(c),
+                    }
+                }
+                if expect_key {
+                    keys.push(s);
+                    expect_key = false;
+                }
+            }
+            _ => {}
+        }
+    }
+    keys
 }
 
 const HEALTH_KEYS: [&str; 7] = [
