@@ -240,6 +240,7 @@ mod tests {
             row_count: 0,
             sql: None,
             sources: None,
+            table: None,
             total_rows: None,
             truncated: false,
         }

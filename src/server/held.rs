@@ -266,6 +266,7 @@ mod tests {
             row_count: rows,
             sql: None,
             sources: None,
+            table: None,
             total_rows: None,
             truncated: false,
         };

@@ -1,7 +1,7 @@
-//! The `cursor` argument every tool takes: the `next_cursor` of an earlier
-//! answer, asking for the next page of that result instead of a new run
-//! (see `mcp::pages`). With a cursor no other argument is needed, so the
-//! schemas say so.
+//! The `cursor` argument every tool takes (see [`super::EVERY_TOOL_ARGUMENTS`]):
+//! the `next_cursor` of an earlier answer, asking for the next page of that
+//! result instead of a new run (see `mcp::pages`). With a cursor no other
+//! argument is needed, so no tool's schema requires one.
 
 use serde_json::{Map, Value, json};
 
@@ -18,32 +18,9 @@ pub fn take_cursor(args: &mut Map<String, Value>) -> Result<Option<String>, Stri
     }
 }
 
-/// Adds `cursor` to a tool's input schema. A call with a cursor needs no
-/// other argument, so arguments required for a run say so in their
-/// description instead of in `required` (a validating client must accept a
-/// call with the cursor alone).
-pub fn with_cursor(mut schema: Value) -> Value {
-    let Some(obj) = schema.as_object_mut() else {
-        return schema;
-    };
-    let required = match obj.get_mut("required") {
-        Some(Value::Array(r)) => std::mem::take(r),
-        _ => Vec::new(),
-    };
-    if let Some(Value::Object(props)) = obj.get_mut("properties") {
-        for name in required.iter().filter_map(Value::as_str) {
-            if let Some(Value::String(d)) =
-                props.get_mut(name).and_then(|p| p.get_mut("description"))
-            {
-                d.push_str(" Required unless `cursor` is given.");
-            }
-        }
-        props.insert(
-            "cursor".into(),
-            json!({ "type": "string", "description": HELP }),
-        );
-    }
-    schema
+/// `cursor` in every tool's input schema.
+pub fn schema() -> Value {
+    json!({ "type": "string", "description": HELP })
 }
 
 #[cfg(test)]
@@ -63,20 +40,5 @@ mod tests {
         }
         let mut args = Map::from_iter([("cursor".to_string(), json!(5))]);
         assert!(take_cursor(&mut args).is_err());
-    }
-
-    #[test]
-    fn required_arguments_move_to_their_descriptions() {
-        let s = with_cursor(json!({
-            "type": "object",
-            "properties": {"sql": {"type": "string", "description": "SQL."}},
-            "required": ["sql"],
-        }));
-        assert_eq!(s["required"], json!([]));
-        assert_eq!(
-            s["properties"]["sql"]["description"],
-            "SQL. Required unless `cursor` is given."
-        );
-        assert_eq!(s["properties"]["cursor"]["type"], "string");
     }
 }

@@ -13,8 +13,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::describe::{self, TableRules};
 use super::queries::{self, PACKAGE_SOURCES, REGISTRY_SQL, SERVICE_SOURCES, Source};
-use super::{LIMIT_MAX, Outcome, Plan, ToolName, enrich};
+use super::{LIMIT_MAX, Outcome, Plan, ToolName, count, enrich, hints};
 use crate::config::{Config, WORKERS};
 use crate::guard::TablePolicy;
 use crate::osquery::{
@@ -65,6 +66,9 @@ pub struct StructuredMeta {
     /// installed_packages, running_services: the tables the rows came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<&'static str>>,
+    /// describe_table: osquery's rules for the table, when its specs know it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<TableRules>,
     /// Paged answers: rows in all pages together.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_rows: Option<usize>,
@@ -95,7 +99,7 @@ impl From<RunError> for Failure {
             _ => Outcome::ToolError,
         };
         Failure {
-            message: e.to_string(),
+            message: hints::run_error(&e),
             outcome,
         }
     }
@@ -105,6 +109,9 @@ impl From<RunError> for Failure {
 struct Raw {
     rows: Table,
     sources: Option<Vec<&'static str>>,
+    table: Option<TableRules>,
+    /// A line for the reader about the rows (describe_table's rules).
+    note: Option<String>,
     /// osquery's own warnings, for the log.
     warnings: Vec<String>,
 }
@@ -114,6 +121,8 @@ impl Raw {
         Raw {
             rows,
             sources: None,
+            table: None,
+            note: None,
             warnings: Vec::new(),
         }
     }
@@ -162,12 +171,14 @@ impl Engine {
             })?;
         }
         let truncated = rows.len() < total;
-        let note = truncated.then(|| {
-            format!(
-                "showing the first {} rows of {tool}; more exist: raise `limit` (up to {LIMIT_MAX}) to see them",
-                rows.len(),
-            )
-        });
+        let note = if truncated {
+            Some(format!(
+                "showing the first {} of {tool}; more exist: raise `limit` (up to {LIMIT_MAX}) to see them",
+                count(rows.len(), "row"),
+            ))
+        } else {
+            raw.note
+        };
         let meta = StructuredMeta {
             elapsed_ms: started.elapsed().as_millis() as u64,
             next_cursor: None,
@@ -175,6 +186,7 @@ impl Engine {
             row_count: rows.len(),
             sql: (plan.tool == ToolName::CustomQuery).then(|| plan.sql.clone()),
             sources: raw.sources,
+            table: raw.table,
             total_rows: None,
             truncated,
         };
@@ -191,24 +203,40 @@ impl Engine {
                     .iter()
                     .filter(|t| self.policy.is_table_allowed(t))
                     .filter(|t| plan.pattern.as_deref().is_none_or(|p| t.contains(p)))
-                    .for_each(|t| rows.push_row([("name", t)]));
+                    .for_each(|t| {
+                        if crate::table_specs::is_event_table(t) {
+                            rows.push_row([("event", "true"), ("name", t.as_str())]);
+                        } else {
+                            rows.push_row([("name", t)]);
+                        }
+                    });
                 Ok(Raw::rows(rows.finish().unwrap_or_default()))
             }
             ToolName::DescribeTable => {
                 // plan() already refused tables outside the policy.
                 let table = plan.table.as_deref().unwrap_or_default();
-                let raw = self.run(&plan.sql, control)?;
+                let mut raw = self.run(&plan.sql, control)?;
                 if raw.rows.is_empty() {
                     return Err(Failure::tool_error(format!(
                         "no such table: {table}; use list_tables"
                     )));
                 }
+                raw.table = describe::rules(table);
+                raw.note = Some(describe::note(table, raw.table.as_ref()));
                 Ok(raw)
             }
             ToolName::InstalledPackages => {
-                self.narrowed(control, PACKAGE_SOURCES, "package tables")
+                // One row more than the limit, as plan() asked, so the cut shows.
+                let rows = plan.limit.unwrap_or(LIMIT_MAX as usize) + 1;
+                let sql = |present: &[&Source]| {
+                    queries::packages_sql(present.iter().copied(), plan.pattern.as_deref(), rows)
+                };
+                self.narrowed(control, PACKAGE_SOURCES, "package tables", sql)
             }
-            ToolName::RunningServices => self.narrowed(control, SERVICE_SOURCES, "service table"),
+            ToolName::RunningServices => {
+                let sql = |present: &[&Source]| queries::union_sql(present.iter().copied());
+                self.narrowed(control, SERVICE_SOURCES, "service table", sql)
+            }
             _ => self.run(&plan.sql, control),
         }
     }
@@ -216,9 +244,8 @@ impl Engine {
     fn run(&self, sql: &str, control: &Control) -> Result<Raw, Failure> {
         let output = self.runner.run(sql, control)?;
         Ok(Raw {
-            rows: output.rows,
-            sources: None,
             warnings: output.warnings,
+            ..Raw::rows(output.rows)
         })
     }
 
@@ -230,6 +257,7 @@ impl Engine {
         control: &Control,
         candidates: &[Source],
         what: &str,
+        sql: impl Fn(&[&Source]) -> String,
     ) -> Result<Raw, Failure> {
         let tables = self.registry(control)?;
         let present: Vec<&Source> = candidates
@@ -244,7 +272,7 @@ impl Engine {
             )));
         }
         let sources = present.iter().map(|s| s.table).collect();
-        let mut raw = self.run(&queries::union_sql(present), control)?;
+        let mut raw = self.run(&sql(&present), control)?;
         raw.sources = Some(sources);
         Ok(raw)
     }
