@@ -1,16 +1,17 @@
 //! Health: is osqueryi there, which version, does it answer a trivial query
-//! within the timeout, and which limits are in force. Shared by
-//! `--health` on the command line and the `osquery://server/health` resource.
+//! within the timeout; with the daemon backend, does osqueryd answer a ping on
+//! its socket and which version it runs; and which limits are in force. Shared
+//! by `--health` on the command line and the `osquery://server/health` resource.
 //!
-//! A check runs osqueryi twice, so it may take up to twice the timeout: the
-//! server runs it off the reader thread (see `server::health_reply`).
+//! A check runs osqueryi twice (and asks osqueryd twice), so it may take a few
+//! timeouts: the server runs it off the reader thread (see `server::health_reply`).
 
 use std::time::Instant;
 
 use serde_json::{Value, json};
 
 use crate::config::{Config, MAX_SQL_CHARS, QUEUE_CAPACITY, SERVER, WORKERS};
-use crate::osquery::{Control, RunError, Runner};
+use crate::osquery::{Control, Daemon, Osqueryi, RunError, VERSION_SQL};
 use crate::tools::Engine;
 
 /// The query that must answer for the server to be healthy.
@@ -25,8 +26,44 @@ pub struct HealthReport {
 
 /// Runs the check now (blocking for up to twice the timeout).
 pub fn check(config: &Config, engine: &Engine, started: Instant) -> HealthReport {
-    let Runner::Osqueryi(runner) = &engine.runner;
     let mut reasons: Vec<String> = Vec::new();
+    let osqueryi = engine
+        .runner
+        .osqueryi()
+        .map(|runner| check_osqueryi(runner, &mut reasons));
+    let osqueryd = engine
+        .runner
+        .daemon()
+        .map(|daemon| check_daemon(daemon, &mut reasons));
+    let healthy = reasons.is_empty();
+    let body = json!({
+        "status": if healthy { "healthy" } else { "degraded" },
+        "reasons": reasons,
+        "server": { "name": SERVER.name, "version": SERVER.version },
+        "uptime_seconds": started.elapsed().as_secs(),
+        "backend": config.backend.as_str(),
+        "osqueryi": osqueryi,
+        "osqueryd": osqueryd,
+        "limits": {
+            "timeout_seconds": config.timeout.as_secs(),
+            "max_response_size_bytes": config.max_response_size,
+            "rate_limit_per_minute": config.rate_limit,
+            "workers": WORKERS,
+            "queue_capacity": QUEUE_CAPACITY,
+            "max_sql_chars": MAX_SQL_CHARS,
+            "child_nice": config.child_nice,
+            "child_memory_bytes": config.child_memory_bytes,
+            "child_cpu_seconds": config.child_cpu_seconds.unwrap_or(config.timeout.as_secs()),
+            "denied_tables": engine.policy.deny(),
+            "allowed_tables": config.allow_tables,
+            "redact": config.redact,
+        },
+    });
+    HealthReport { healthy, body }
+}
+
+/// osqueryi found, its version, and a trivial query.
+fn check_osqueryi(runner: &Osqueryi, reasons: &mut Vec<String>) -> Value {
     let path = runner.locate();
     let mut version = None;
     let mut query = json!({ "sql": PROBE_SQL, "ok": false, "duration_ms": null });
@@ -52,37 +89,32 @@ pub fn check(config: &Config, engine: &Engine, started: Instant) -> HealthReport
             Err(e) => reasons.push(format!("{PROBE_SQL} failed: {e}")),
         }
     }
-    let healthy = reasons.is_empty();
-    let denied: Vec<&str> = runner
-        .disable_tables
-        .split(',')
-        .filter(|t| !t.is_empty())
-        .collect();
-    let body = json!({
-        "status": if healthy { "healthy" } else { "degraded" },
-        "reasons": reasons,
-        "server": { "name": SERVER.name, "version": SERVER.version },
-        "uptime_seconds": started.elapsed().as_secs(),
-        "osqueryi": {
-            "found": path.is_some(),
-            "path": path.map(|p| p.display().to_string()),
-            "version": version,
-            "query": query,
+    json!({
+        "found": path.is_some(),
+        "path": path.map(|p| p.display().to_string()),
+        "version": version,
+        "query": query,
+    })
+}
+
+/// osqueryd's socket answers a ping, and which version the daemon runs.
+fn check_daemon(daemon: &Daemon, reasons: &mut Vec<String>) -> Value {
+    let t = Instant::now();
+    let ping = daemon.ping();
+    let ping_ms = t.elapsed().as_millis() as u64;
+    let mut version = None;
+    match &ping {
+        Err(e) => reasons.push(format!("osqueryd ping: {e}")),
+        Ok(()) => match daemon.version() {
+            Ok(v) if !v.is_empty() => version = Some(v),
+            Ok(_) => reasons.push(format!("osqueryd answered {VERSION_SQL} without a version")),
+            Err(e) => reasons.push(format!("osqueryd did not answer {VERSION_SQL} {e}")),
         },
-        "limits": {
-            "timeout_seconds": runner.timeout.as_secs(),
-            "max_response_size_bytes": runner.max_output,
-            "rate_limit_per_minute": config.rate_limit,
-            "workers": WORKERS,
-            "queue_capacity": QUEUE_CAPACITY,
-            "max_sql_chars": MAX_SQL_CHARS,
-            "child_nice": runner.limits.nice,
-            "child_memory_bytes": runner.limits.address_space_bytes,
-            "child_cpu_seconds": runner.limits.cpu_seconds,
-            "denied_tables": denied,
-            "allowed_tables": config.allow_tables,
-            "redact": config.redact,
-        },
-    });
-    HealthReport { healthy, body }
+    }
+    json!({
+        "socket": daemon.socket.display().to_string(),
+        "answers": ping.is_ok(),
+        "ping_ms": ping_ms,
+        "version": version,
+    })
 }

@@ -10,6 +10,7 @@ mod enrich;
 mod fetch;
 mod plan;
 mod queries;
+mod route;
 mod schema;
 
 pub use fetch::{Engine, Failure, Fetched, StructuredMeta};
