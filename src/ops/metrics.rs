@@ -231,6 +231,7 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::osquery::{RunError, Via};
 
     #[test]
     fn calls_land_in_their_tool_outcome_and_bucket() {
@@ -252,5 +253,22 @@ mod tests {
         assert_eq!(buckets[10], json!({"le_ms": "+Inf", "count": 1}));
         assert_eq!(v["duration_ms"]["count"], 2);
         assert!(v["memory"].get("rss_bytes").is_some());
+    }
+
+    #[test]
+    fn queries_are_counted_per_backend_and_cancelled_ones_not_at_all() {
+        let tally = Arc::new(Tally::default());
+        let m = Metrics::new().with_backends(tally.clone());
+        tally.count(Via::Osqueryd, &Ok(()));
+        tally.count::<()>(
+            Via::Osqueryd,
+            &Err(RunError::Timeout(Duration::from_secs(1))),
+        );
+        tally.count::<()>(Via::Osqueryi, &Err(RunError::Cancelled));
+        tally.count(Via::Osqueryi, &Ok(()));
+        assert_eq!(
+            m.snapshot(0).to_json()["backends"],
+            json!({"osqueryi": {"ok": 1, "errors": 0}, "osqueryd": {"ok": 1, "errors": 1}})
+        );
     }
 }

@@ -108,7 +108,7 @@ pub struct TallySnapshot {
 }
 
 impl Tally {
-    pub fn count(&self, via: Via, result: &Result<Output, RunError>) {
+    pub fn count<T>(&self, via: Via, result: &Result<T, RunError>) {
         let column = match result {
             Ok(_) => 0,
             Err(RunError::Cancelled) => return,
