@@ -23,7 +23,7 @@ struct ControlState {
     pgid: Option<u32>,
     /// A handle on the connection a daemon query waits on: shutting it down
     /// wakes the blocked read at once, wherever the reply is.
-    socket: Option<UnixStream>,
+    socket: Option<Arc<UnixStream>>,
 }
 
 impl Control {
@@ -60,7 +60,7 @@ impl Control {
 
     /// Records the connection a query is about to use; false (and nothing
     /// kept) when a cancel came first.
-    pub(super) fn attach_socket(&self, socket: UnixStream) -> bool {
+    pub(super) fn attach_socket(&self, socket: Arc<UnixStream>) -> bool {
         let mut s = lock(&self.state);
         if s.cancelled {
             return false;

@@ -15,7 +15,7 @@
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -42,6 +42,8 @@ pub struct Daemon {
 #[derive(Debug)]
 struct Connection {
     io: BufReader<Timed>,
+    /// The same socket, for a cancel to shut down.
+    handle: Arc<UnixStream>,
     /// The sequence id of the last call sent.
     seq: i32,
 }
@@ -167,12 +169,14 @@ impl Daemon {
 
     fn connect(&self) -> Result<Connection, RunError> {
         let stream = UnixStream::connect(&self.socket).map_err(|e| self.unreachable(e))?;
+        let handle = stream.try_clone().map_err(|e| self.unreachable(e))?;
         let timed = Timed {
             stream,
             deadline: Instant::now(),
         };
         Ok(Connection {
             io: BufReader::with_capacity(READ_BUFFER, timed),
+            handle: Arc::new(handle),
             seq: 0,
         })
     }
@@ -244,13 +248,7 @@ impl Connection {
         control: &Control,
         sink: &mut dyn FnMut(thrift::Row),
     ) -> Result<Status, WireError> {
-        let handle = self
-            .io
-            .get_ref()
-            .stream
-            .try_clone()
-            .map_err(WireError::Io)?;
-        if !control.attach_socket(handle) {
+        if !control.attach_socket(Arc::clone(&self.handle)) {
             return Err(WireError::Closed { read: 0 });
         }
         self.seq = self.seq.wrapping_add(1);
