@@ -184,6 +184,14 @@ impl Engine {
         Ok(Fetched { rows, meta, note })
     }
 
+    /// What a call's progress note says while its query runs.
+    pub fn progress_note(&self, plan: &Plan) -> &'static str {
+        match self.via(&plan.sql) {
+            Via::Osqueryi => "running osqueryi",
+            Via::Osqueryd => "querying osqueryd",
+        }
+    }
+
     /// Gets the rows for a planned call (before `enrich::finish`).
     fn raw(&self, plan: &Plan, control: &Control) -> Result<Raw, Failure> {
         match plan.tool {

@@ -194,17 +194,37 @@ fn hybrid_sends_event_tables_to_the_daemon_and_the_rest_to_osqueryi() {
         "{columns:?}"
     );
 
-    assert_eq!(standin.runs("FROM processes"), 1);
+    // Progress notes say which backend is at work.
+    for (tool, args, says) in [
+        ("processes", json!({}), "running osqueryi"),
+        (
+            "custom_query",
+            json!({"sql": "SELECT count(*) AS n FROM process_events"}),
+            "querying osqueryd",
+        ),
+    ] {
+        let id = json!(format!("progress-{tool}"));
+        let params = json!({"name": tool, "arguments": args, "_meta": {"progressToken": tool}});
+        s.send_request(id.clone(), "tools/call", params);
+        let (_, before) = s.reply_and_before(&id);
+        let notes: Vec<&Value> = before
+            .iter()
+            .filter(|m| m["params"]["progressToken"] == tool)
+            .map(|m| &m["params"]["message"])
+            .collect();
+        assert!(notes.contains(&&json!(says)), "{tool}: {notes:?}");
+    }
+    assert_eq!(standin.runs("FROM processes"), 2);
     assert!(
         !standin.log().contains("process_events"),
         "{}",
         standin.log()
     );
-    assert_eq!(calls_with(&daemon, "process_events"), 2);
+    assert_eq!(calls_with(&daemon, "process_events"), 3);
     assert_eq!(calls_with(&daemon, "FROM processes"), 0);
     let b = resource(&mut s, "osquery://server/metrics")["backends"].clone();
-    assert_eq!(b["osqueryi"]["ok"], 1, "{b}");
-    assert_eq!(b["osqueryd"]["ok"], 2, "{b}");
+    assert_eq!(b["osqueryi"]["ok"], 2, "{b}");
+    assert_eq!(b["osqueryd"]["ok"], 3, "{b}");
 }
 
 #[test]
