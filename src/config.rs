@@ -55,7 +55,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "MAX_RESPONSE_SIZE",
         default: "10485760",
-        help: "bytes of osqueryi output per query (1024-1073741824)",
+        help: "bytes of osqueryi output or osqueryd reply per query (1024-1073741824)",
     },
     Setting {
         name: "RATE_LIMIT",
