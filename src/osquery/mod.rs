@@ -8,10 +8,8 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub mod containment;
@@ -22,6 +20,7 @@ mod locate;
 mod parse;
 mod run;
 pub mod signals;
+mod tally;
 pub mod thrift;
 
 pub use containment::ChildLimits;
@@ -31,6 +30,7 @@ pub use home::PrivateHome;
 pub use locate::locate;
 pub use parse::parse_rows;
 pub use run::{Osqueryi, Slots};
+pub use tally::{Counts, Tally, TallySnapshot};
 
 pub type Row = Map<String, Value>;
 
@@ -84,47 +84,6 @@ impl Runner {
         match self {
             Runner::Daemon(d) | Runner::Hybrid(_, d) => Some(d),
             Runner::Osqueryi(_) => None,
-        }
-    }
-}
-
-/// Queries answered and failed, per backend: which one does the work.
-#[derive(Debug, Default)]
-pub struct Tally {
-    /// Indexed by [`Via`]: answered, failed (a cancelled query is neither).
-    counts: [[AtomicU64; 2]; 2],
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub ok: u64,
-    pub errors: u64,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct TallySnapshot {
-    pub osqueryi: Counts,
-    pub osqueryd: Counts,
-}
-
-impl Tally {
-    pub fn count<T>(&self, via: Via, result: &Result<T, RunError>) {
-        let column = match result {
-            Ok(_) => 0,
-            Err(RunError::Cancelled) => return,
-            Err(_) => 1,
-        };
-        self.counts[via as usize][column].fetch_add(1, Relaxed);
-    }
-
-    pub fn snapshot(&self) -> TallySnapshot {
-        let read = |via: Via| Counts {
-            ok: self.counts[via as usize][0].load(Relaxed),
-            errors: self.counts[via as usize][1].load(Relaxed),
-        };
-        TallySnapshot {
-            osqueryi: read(Via::Osqueryi),
-            osqueryd: read(Via::Osqueryd),
         }
     }
 }
