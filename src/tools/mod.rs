@@ -13,6 +13,7 @@ mod fetch;
 mod hints;
 mod plan;
 mod queries;
+mod route;
 mod schema;
 
 pub use cursor::take_cursor;

@@ -4,6 +4,8 @@
 mod answers;
 mod coalesce;
 mod concurrency;
+mod daemon;
+mod daemon_host;
 mod failures;
 mod fake_daemon;
 mod filters;
