@@ -1,5 +1,5 @@
 //! The command line. No arguments: serve MCP on stdio. Otherwise one of
-//! `--version`, `--help`, `--health`, or `call TOOL [ARGS] [--table]`, a
+//! `--version`, `--help`, `--health`, or `call TOOL [ARGS] [--table] [--all]`, a
 //! one-shot tool call for people that goes through the same validation
 //! ([`tools::plan`]), guard and engine ([`tools::Engine`]) as an MCP call.
 //! Setting flags (`--timeout 60`, `--osquery-path=…`) may stand anywhere
@@ -15,8 +15,9 @@ use serde_json::{Map, Value};
 
 use crate::config::{Config, Flags, SERVER, SETTINGS};
 use crate::guard::DENIED_TABLES;
+use crate::mcp::pages;
 use crate::ops::health;
-use crate::osquery::{Control, PrivateHome, Row};
+use crate::osquery::{Control, PrivateHome, RowRef, Rows};
 use crate::tools::{Engine, Outcome};
 use crate::{logging, server, tools};
 
@@ -57,9 +58,11 @@ pub fn help() -> String {
         format!(
             "    {NAME} [SETTINGS]           serve MCP (JSON-RPC, one message per line) on stdin/stdout"
         ),
-        format!("    {NAME} [SETTINGS] call TOOL ['{{\"json\":\"args\"}}'] [--table]"),
+        format!("    {NAME} [SETTINGS] call TOOL ['{{\"json\":\"args\"}}'] [--table] [--all]"),
         "        run one tool with the same validation, guard and limits as an MCP call;".into(),
-        "        print its rows as JSON on stdout (or an aligned table with --table)".into(),
+        "        print its rows as JSON on stdout (or an aligned table with --table);".into(),
+        "        a result over MAX_TEXT_BYTES prints its first page, or every row with --all"
+            .into(),
         format!("    {NAME} [SETTINGS] --health  print the health report as JSON"),
         format!("    {NAME} --version            print the version"),
         format!("    {NAME} --help               print this help"),
@@ -211,7 +214,11 @@ fn health(flags: &Flags) -> ExitCode {
 
 fn call(args: &[String], flags: &Flags) -> ExitCode {
     let table = args.iter().any(|a| a == "--table");
-    let positional: Vec<&String> = args.iter().filter(|a| *a != "--table").collect();
+    let all = args.iter().any(|a| a == "--all");
+    let positional: Vec<&String> = args
+        .iter()
+        .filter(|a| *a != "--table" && *a != "--all")
+        .collect();
     if let Some(flag) = positional.iter().find(|a| a.starts_with("--")) {
         return usage(&format!("unknown option {flag:?} for call"));
     }
@@ -221,13 +228,13 @@ fn call(args: &[String], flags: &Flags) -> ExitCode {
         [] => return usage("call needs a tool name"),
         _ => return usage("call takes a tool name and at most one JSON argument object"),
     };
-    let arguments: Map<String, Value> = match raw_args.map(serde_json::from_str::<Value>) {
+    let mut arguments: Map<String, Value> = match raw_args.map(serde_json::from_str::<Value>) {
         None => Map::new(),
         Some(Ok(Value::Object(m))) => m,
         Some(Ok(_)) => return usage("the arguments must be a JSON object, e.g. '{\"limit\":3}'"),
         Some(Err(e)) => return usage(&format!("the arguments are not valid JSON: {e}")),
     };
-    let (_config, engine, _home) = match one_shot(flags) {
+    let (config, engine, _home) = match one_shot(flags) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -238,6 +245,19 @@ fn call(args: &[String], flags: &Flags) -> ExitCode {
             known.join(", ")
         ));
     };
+    match tools::take_cursor(&mut arguments) {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            eprintln!(
+                "Error: a cursor names a page held by the server that answered; the command line holds none: add --all to print every row"
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(why) => {
+            eprintln!("Error: {why}");
+            return ExitCode::FAILURE;
+        }
+    }
     let plan = match tools::plan(tool, &arguments, &engine.policy) {
         Ok(p) => p,
         Err(why) => {
@@ -247,9 +267,22 @@ fn call(args: &[String], flags: &Flags) -> ExitCode {
     };
     let started = Instant::now();
     let fetched = engine.fetch(&plan, &Control::default());
+    // The same first page an MCP client would get; --all prints what the
+    // pages together hold, every row.
+    let end = match &fetched {
+        Ok(f) if !all => pages::first_page(f, config.max_text_bytes),
+        _ => None,
+    };
     let (printed, outcome) = match &fetched {
-        Ok(f) if table => (render_table(&f.rows), Outcome::Ok),
-        Ok(f) => (format!("{}\n", pretty(&f.rows)), Outcome::Ok),
+        Ok(f) => {
+            let rows = f.rows.slice(0..end.unwrap_or(f.rows.len()));
+            let printed = if table {
+                render_table(rows)
+            } else {
+                format!("{}\n", pretty(&rows))
+            };
+            (printed, Outcome::Ok)
+        }
         Err(failure) => (String::new(), failure.outcome),
     };
     log::info!(
@@ -263,6 +296,13 @@ fn call(args: &[String], flags: &Flags) -> ExitCode {
             // Notes (e.g. "more rows exist") follow the rows; stdout stays pure data.
             if let Some(note) = f.note {
                 eprintln!("{note}");
+            }
+            if let Some(end) = end {
+                eprintln!(
+                    "showing rows 1-{end} of {}: the rows are more than MAX_TEXT_BYTES ({} bytes) of text; add --all to print every row",
+                    f.rows.len(),
+                    config.max_text_bytes
+                );
             }
             ExitCode::SUCCESS
         }
@@ -279,11 +319,11 @@ fn pretty(v: &impl serde::Serialize) -> String {
 
 /// Rows as an aligned text table: one column per field, in the order fields
 /// first appear; long cells are cut with `…`.
-pub fn render_table(rows: &[Row]) -> String {
+pub fn render_table(rows: Rows) -> String {
     let mut columns: Vec<&str> = Vec::new();
-    for row in rows {
-        for key in row.keys() {
-            if !columns.contains(&key.as_str()) {
+    for row in rows.iter() {
+        for (key, _) in row.cells() {
+            if !columns.contains(&key) {
                 columns.push(key);
             }
         }
@@ -291,12 +331,8 @@ pub fn render_table(rows: &[Row]) -> String {
     if columns.is_empty() {
         return "(no rows)\n".to_string();
     }
-    let cell = |row: &Row, col: &str| -> String {
-        let text = match row.get(col) {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-        };
+    let cell = |row: RowRef, col: &str| -> String {
+        let text = row.get(col).unwrap_or_default();
         let text = text.replace(['\n', '\r', '\t'], " ");
         if text.chars().count() > MAX_CELL {
             let cut: String = text.chars().take(MAX_CELL - 1).collect();
@@ -348,22 +384,19 @@ pub fn render_table(rows: &[Row]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::osquery::TableBuilder;
 
     #[test]
     fn tables_align_columns_in_first_seen_order() {
-        let rows: Vec<Row> = [
-            json!({"pid": "1", "name": "systemd"}),
-            json!({"pid": "1234", "name": "nginx", "extra": "x\ny"}),
-        ]
-        .into_iter()
-        .filter_map(|v| v.as_object().cloned())
-        .collect();
+        let mut rows = TableBuilder::new();
+        rows.push_row([("pid", "1"), ("name", "systemd")]);
+        rows.push_row([("pid", "1234"), ("name", "nginx"), ("extra", "x\ny")]);
+        let rows = rows.finish().expect("small");
         assert_eq!(
-            render_table(&rows),
+            render_table(rows.slice(0..2)),
             "name     pid   extra\n-------  ----  -----\nsystemd  1\nnginx    1234  x y\n"
         );
-        assert_eq!(render_table(&[]), "(no rows)\n");
+        assert_eq!(render_table(rows.slice(0..0)), "(no rows)\n");
     }
 
     #[test]

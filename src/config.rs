@@ -64,9 +64,19 @@ pub const SETTINGS: &[Setting] = &[
         help: "bytes of osqueryi output or osqueryd reply per query (1024-1073741824)",
     },
     Setting {
+        name: "MAX_TEXT_BYTES",
+        default: "80000",
+        help: "bytes of text in one answer; larger results come in pages (4096-10485760)",
+    },
+    Setting {
+        name: "MAX_HELD_BYTES",
+        default: "67108864",
+        help: "bytes of results held for their next pages, all together (65536-1073741824)",
+    },
+    Setting {
         name: "RATE_LIMIT",
         default: "60",
-        help: "tool calls per minute, 0 = off",
+        help: "tool calls per minute, 0 = off (pages of a held result do not count)",
     },
     Setting {
         name: "LOG_LEVEL",
@@ -230,6 +240,10 @@ pub struct Config {
     pub osquery_path: Option<PathBuf>,
     pub timeout: Duration,
     pub max_response_size: usize,
+    /// The text one answer may carry; larger results are paged.
+    pub max_text_bytes: usize,
+    /// Result snapshots held for paging, in bytes, all together.
+    pub max_held_bytes: usize,
     /// Tool calls per minute; 0 turns the limit off.
     pub rate_limit: u32,
     pub log_level: log::LevelFilter,
@@ -278,6 +292,14 @@ impl Config {
         let max_response_size = match set("MAX_RESPONSE_SIZE") {
             None => 10 * 1024 * 1024,
             Some(v) => parse_int(&v, "MAX_RESPONSE_SIZE", 1024, 1 << 30, "bytes")?,
+        };
+        let max_text_bytes = match set("MAX_TEXT_BYTES") {
+            None => 80_000,
+            Some(v) => parse_int(&v, "MAX_TEXT_BYTES", 4096, 10 << 20, "bytes")?,
+        };
+        let max_held_bytes = match set("MAX_HELD_BYTES") {
+            None => 64 << 20,
+            Some(v) => parse_int(&v, "MAX_HELD_BYTES", 64 << 10, 1 << 30, "bytes")?,
         };
         let rate_limit = match set("RATE_LIMIT") {
             None => 60,
@@ -358,6 +380,8 @@ impl Config {
                 .map(PathBuf::from),
             timeout: Duration::from_secs(timeout),
             max_response_size: max_response_size as usize,
+            max_text_bytes: max_text_bytes as usize,
+            max_held_bytes: max_held_bytes as usize,
             rate_limit: rate_limit as u32,
             log_level,
             deny_tables: set("OSQUERY_DENY_TABLES")
@@ -466,6 +490,7 @@ mod tests {
         let c = config(&[]).expect("defaults are valid");
         assert_eq!(c.timeout, Duration::from_secs(30));
         assert_eq!(c.max_response_size, 10_485_760);
+        assert_eq!((c.max_text_bytes, c.max_held_bytes), (80_000, 64 << 20));
         assert_eq!(c.rate_limit, 60);
         assert_eq!(c.log_level, log::LevelFilter::Info);
         assert!(c.redact && c.osquery_path.is_none() && c.deny_tables.is_none());
@@ -495,6 +520,8 @@ mod tests {
             ("OSQUERY_TIMEOUT", "abc"),
             ("OSQUERY_TIMEOUT", "-5"),
             ("MAX_RESPONSE_SIZE", "12"),
+            ("MAX_TEXT_BYTES", "4095"),
+            ("MAX_HELD_BYTES", "1073741825"),
             ("RATE_LIMIT", "1.5"),
             ("LOG_LEVEL", "verbose"),
             ("REDACT", "maybe"),

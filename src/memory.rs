@@ -1,10 +1,9 @@
 //! This process's memory: how much it holds (for metrics), and giving it
 //! back to the system after a large result.
 //!
-//! A big answer is parsed into many small row allocations. glibc keeps freed
-//! small blocks in the worker's arena (resident), so without a nudge the
-//! memory of one 10 MB result's rows stays counted while the next buffer is
-//! filled, and peak RSS is the sum of both. `malloc_trim` returns the free
+//! glibc keeps freed blocks in the worker's arena (resident), so without a
+//! nudge the memory of one large result stays counted while the next buffer
+//! is filled, and peak RSS is the sum of both. `malloc_trim` returns the free
 //! pages at once. Other C libraries (musl) release eagerly on their own, so
 //! there this is a no-op.
 

@@ -30,6 +30,8 @@ pub enum Action {
     Reply(Outgoing),
     /// Hand this call to the pool (or answer it "busy" when the queue is full).
     Run(Box<Job>),
+    /// Answer a call with the next page of a held result.
+    Page(PageCall),
     /// Answer a tool call without running it; the reader counts and logs it.
     Refuse(Refusal),
     /// `notifications/cancelled`: stop this call if it is still in flight.
@@ -74,6 +76,15 @@ impl Refusal {
     pub fn result(&self) -> Box<RawValue> {
         results::error(&self.why, self.era)
     }
+}
+
+/// A tool call with a `cursor`: the next page of a held result, no run.
+#[derive(Debug)]
+pub struct PageCall {
+    pub id: RequestId,
+    pub era: Era,
+    pub tool: ToolName,
+    pub cursor: String,
 }
 
 /// What the reader remembers about the client between lines.
@@ -152,7 +163,7 @@ impl Session {
         };
         let refuse =
             |id, outcome, why: String| Action::Refuse(Refusal::new(id, era, &name, outcome, why));
-        let args = match params.arguments {
+        let mut args = match params.arguments {
             None => Map::new(),
             Some(Value::Object(a)) => a,
             Some(_) => {
@@ -162,6 +173,20 @@ impl Session {
         let Some(tool) = tools::find(&name) else {
             return refuse(id, Outcome::Rejected, tools::unknown_tool(&name));
         };
+        // Pages run no query, so the rate limit (which spares the host) does
+        // not count them.
+        match tools::take_cursor(&mut args) {
+            Ok(Some(cursor)) => {
+                return Action::Page(PageCall {
+                    id,
+                    era,
+                    tool: tool.name,
+                    cursor,
+                });
+            }
+            Ok(None) => {}
+            Err(why) => return refuse(id, Outcome::Rejected, why),
+        }
         let plan = match tools::plan(tool, &args, &self.policy) {
             Ok(plan) => plan,
             Err(why) => return refuse(id, Outcome::Rejected, why),
@@ -422,6 +447,32 @@ mod tests {
         // Protocol requests never count against it.
         let (code, _) = reply(handle(&mut s, &request("ping", json!({}))));
         assert_eq!(code, 0);
+    }
+
+    #[test]
+    fn a_cursor_asks_for_a_page_past_the_rate_limit_and_without_a_valid_run() {
+        let mut s = session(1);
+        let call = request("tools/call", json!({"name": "users"}));
+        assert!(matches!(handle(&mut s, &call), Action::Run(_)));
+        // No sql, and the limit is reached: a page needs neither.
+        let page = request(
+            "tools/call",
+            json!({"name": "custom_query", "arguments": {"cursor": "c"}}),
+        );
+        match handle(&mut s, &page) {
+            Action::Page(p) => {
+                assert_eq!((p.tool, p.cursor.as_str()), (ToolName::CustomQuery, "c"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = request(
+            "tools/call",
+            json!({"name": "users", "arguments": {"cursor": 1}}),
+        );
+        match handle(&mut s, &bad) {
+            Action::Refuse(r) => assert!(r.why.starts_with("cursor must be a string"), "{}", r.why),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -10,13 +10,14 @@ pub mod dispatch;
 pub mod era;
 pub mod handshake;
 pub mod job;
+pub mod pages;
 mod params;
 pub mod prompts;
 pub mod ratelimit;
 pub mod resources;
 pub mod results;
 
-pub use dispatch::{Action, Refusal, Session};
+pub use dispatch::{Action, PageCall, Refusal, Session};
 pub use era::Era;
 pub use job::{Job, ProgressToken};
 pub use resources::Resource;

@@ -1,22 +1,25 @@
 //! `tools/call` results as MCP wants them: rows once as compact JSON text and
 //! once as `structuredContent.rows`; failures as `isError` with one
-//! `Error: …` text.
+//! `Error: …` text. Which rows go into one answer is decided in `pages`.
 //!
 //! A 10 MB answer must cost about its own size, not many copies of it: after
 //! a counting pass sizes the buffer exactly, the rows are serialised straight
 //! into the one buffer that becomes the message (`structuredContent` first),
-//! the rows are freed, and the text item is escaped from that same buffer. No
+//! the rows are freed (unless a held snapshot keeps them for the next
+//! pages), and the text item is escaped from that same buffer. No
 //! intermediate string of the rows exists, and the exactly sized buffer
 //! becomes the `RawValue` without another copy.
 
+use std::borrow::Borrow;
 use std::io::Write;
+use std::ops::Range;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::era::Era;
-use crate::osquery::Row;
-use crate::tools::{Failure, Fetched, Outcome, StructuredMeta};
+use crate::osquery::Table;
+use crate::tools::{Outcome, StructuredMeta};
 
 const HEAD: &[u8] = b"{\"structuredContent\":{\"rows\":";
 const TEXT: &[u8] = b"},\"content\":[{\"type\":\"text\",\"text\":\"";
@@ -34,43 +37,35 @@ pub struct Answer {
     pub outcome: Outcome,
 }
 
-/// A call's rows, or why it has none, as a tool result of `era`'s shape.
-pub fn answer(fetched: Result<Fetched, Failure>, era: Era) -> Answer {
-    match fetched {
-        Ok(f) => Answer {
-            result: success(f.rows, &f.meta, f.note.as_deref(), era),
-            outcome: Outcome::Ok,
-        },
-        Err(f) => Answer {
-            result: error(&f.message, era),
-            outcome: f.outcome,
-        },
-    }
-}
-
-/// Takes the rows by value so they are freed as soon as they are written.
-/// `era` adds the members its revision requires (see [`Era::tool_result_members`]).
+/// Rows `range` of `table` as a successful result. Takes the table by value
+/// (owned, or a shared snapshot) so that an owned one is freed as soon as
+/// it is written. `era` adds the members its revision requires (see
+/// [`Era::tool_result_members`]).
 ///
-/// When the rows twice would not fit in [`MAX_RESULT_BYTES`], the text item
-/// says where the rows are instead of repeating them (MCP asks for the text
-/// copy only as a SHOULD); when even one copy would not fit, the call fails
-/// with an error that says how to narrow it.
+/// Pages are cut so that their rows fit twice; should a single row not fit
+/// twice in [`MAX_RESULT_BYTES`], the text item says where the rows are
+/// instead of repeating them (MCP asks for the text copy only as a SHOULD);
+/// when even one copy would not fit, the call fails with an error that says
+/// how to narrow it.
 pub fn success(
-    rows: Vec<Row>,
+    table: impl Borrow<Table>,
+    range: Range<usize>,
     meta: &StructuredMeta,
     note: Option<&str>,
     era: Era,
 ) -> Box<RawValue> {
-    success_within(rows, meta, note, era, MAX_RESULT_BYTES)
+    success_within(table, range, meta, note, era, MAX_RESULT_BYTES)
 }
 
 fn success_within(
-    rows: Vec<Row>,
+    table: impl Borrow<Table>,
+    range: Range<usize>,
     meta: &StructuredMeta,
     note: Option<&str>,
     era: Era,
     budget: usize,
 ) -> Box<RawValue> {
+    let rows = table.borrow().slice(range);
     let mut size = Count::default();
     if serde_json::to_writer(&mut size, &rows).is_err() {
         return error("internal error serialising the rows", era);
@@ -106,7 +101,6 @@ fn success_within(
             .as_ref()
             .map_or(size.raw + size.escapes, String::len);
     if exact > budget {
-        drop(rows);
         return error(
             &format!(
                 "the answer would be {exact} bytes, more than the {} MiB an MCP message may carry; add a LIMIT or select fewer columns",
@@ -119,7 +113,7 @@ fn success_within(
     let mut body = Vec::with_capacity(exact);
     body.extend_from_slice(HEAD);
     let written = serde_json::to_writer(&mut body, &rows);
-    drop(rows);
+    drop(table);
     if size.raw >= crate::memory::TRIM_AFTER_BYTES {
         crate::memory::release_free_memory();
     }
@@ -165,9 +159,9 @@ fn success_within(
 /// Counts what serialising writes, and how many bytes escaping it as a JSON
 /// string adds.
 #[derive(Default)]
-struct Count {
-    raw: usize,
-    escapes: usize,
+pub(super) struct Count {
+    pub raw: usize,
+    pub escapes: usize,
 }
 
 impl Write for Count {
@@ -235,33 +229,43 @@ fn raw(body: String) -> Box<RawValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::osquery::parse_rows;
     use serde_json::json;
 
     fn meta() -> StructuredMeta {
         StructuredMeta {
             elapsed_ms: 0,
+            next_cursor: None,
+            page: None,
             row_count: 0,
             sql: None,
             sources: None,
             table: None,
+            total_rows: None,
             truncated: false,
         }
     }
 
+    fn table(rows: Value) -> Table {
+        parse_rows(rows.to_string().as_bytes()).expect("an array of objects of strings")
+    }
+
+    fn all(rows: Value, note: Option<&str>, era: Era, budget: usize) -> Value {
+        let t = table(rows);
+        let n = t.len();
+        let body = success_within(t, 0..n, &meta(), note, era, budget);
+        serde_json::from_str(body.get()).expect("valid")
+    }
+
     #[test]
     fn success_carries_rows_twice_and_meta() {
-        let rows: Vec<Row> = vec![
-            json!({"a": "1", "b": "x\"y\n"})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        ];
         let meta = StructuredMeta {
             row_count: 1,
             ..meta()
         };
+        let t = table(json!([{"a": "1", "b": "x\"y\n"}]));
         let v: Value =
-            serde_json::from_str(success(rows, &meta, None, Era::Legacy).get()).expect("valid");
+            serde_json::from_str(success(t, 0..1, &meta, None, Era::Legacy).get()).expect("valid");
         assert_eq!(v["isError"], false);
         assert_eq!(v["structuredContent"]["rows"][0]["b"], "x\"y\n");
         assert_eq!(v["structuredContent"]["row_count"], 1);
@@ -271,40 +275,34 @@ mod tests {
         assert_eq!(text, v["structuredContent"]["rows"]);
     }
 
-    fn rows_of(n: usize) -> Vec<Row> {
+    #[test]
+    fn a_range_of_a_shared_table_leaves_the_table() {
+        let t = table(json!([{"n": "0"}, {"n": "1"}, {"n": "2"}]));
+        let v: Value = serde_json::from_str(success(&t, 1..3, &meta(), None, Era::Legacy).get())
+            .expect("valid");
+        assert_eq!(
+            v["structuredContent"]["rows"],
+            json!([{"n": "1"}, {"n": "2"}])
+        );
+        assert_eq!(t.len(), 3);
+    }
+
+    fn rows_of(n: usize) -> Value {
         (0..n)
-            .map(|i| {
-                json!({"n": i.to_string(), "pad": "x".repeat(100)})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default()
-            })
+            .map(|i| json!({"n": i.to_string(), "pad": "x".repeat(100)}))
             .collect()
     }
 
     #[test]
     fn results_over_the_message_limit_keep_one_copy_or_fail_clearly() {
-        let parse = |r: Box<RawValue>| -> Value { serde_json::from_str(r.get()).expect("valid") };
         // 10 rows of ~120 bytes: ~1.2 KB once, ~2.5 KB twice.
-        let both = parse(success_within(
-            rows_of(10),
-            &meta(),
-            None,
-            Era::Legacy,
-            4000,
-        ));
+        let both = all(rows_of(10), None, Era::Legacy, 4000);
         assert!(
             both["content"][0]["text"]
                 .as_str()
                 .is_some_and(|t| t.starts_with('['))
         );
-        let one = parse(success_within(
-            rows_of(10),
-            &meta(),
-            Some("n"),
-            Era::Legacy,
-            2000,
-        ));
+        let one = all(rows_of(10), Some("n"), Era::Legacy, 2000);
         assert_eq!(one["isError"], false);
         assert_eq!(
             one["structuredContent"]["rows"].as_array().map(Vec::len),
@@ -316,13 +314,7 @@ mod tests {
             "{text}"
         );
         assert_eq!(one["content"][1]["text"], "n");
-        let none = parse(success_within(
-            rows_of(10),
-            &meta(),
-            None,
-            Era::Legacy,
-            1000,
-        ));
+        let none = all(rows_of(10), None, Era::Legacy, 1000);
         assert_eq!(none["isError"], true);
         let text = none["content"][0]["text"].as_str().unwrap_or_default();
         assert!(
@@ -336,26 +328,17 @@ mod tests {
 
     #[test]
     fn text_escaping_matches_serde_for_awkward_values() {
-        let rows: Vec<Row> = vec![
-            json!({"q": "\"\\/\u{1}\u{1f}\n\té ünï \u{2028} 🦀", "k\"ey": ""})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        ];
+        let rows = json!([{"q": "\"\\/\u{1}\u{1f}\n\té ünï \u{2028} 🦀", "k\"ey": ""}]);
         let expected_text = serde_json::to_string(&rows).expect("rows serialise");
-        let body = success(rows.clone(), &meta(), Some("n"), Era::Legacy);
-        let v: Value = serde_json::from_str(body.get()).expect("valid");
+        let v = all(rows.clone(), Some("n"), Era::Legacy, MAX_RESULT_BYTES);
         assert_eq!(v["content"][0]["text"], expected_text.as_str());
         assert_eq!(v["content"][1]["text"], "n");
-        assert_eq!(v["structuredContent"]["rows"], json!(rows));
+        assert_eq!(v["structuredContent"]["rows"], rows);
     }
 
     #[test]
     fn notes_precede_the_rows_in_text() {
-        let v: Value = serde_json::from_str(
-            success(Vec::new(), &meta(), Some("showing 0"), Era::Legacy).get(),
-        )
-        .expect("valid");
+        let v = all(json!([]), Some("showing 0"), Era::Legacy, MAX_RESULT_BYTES);
         assert_eq!(v["content"][0]["text"], "[]");
         assert_eq!(v["content"][1]["text"], "showing 0");
     }
@@ -363,17 +346,11 @@ mod tests {
     #[test]
     fn modern_results_say_they_are_complete() {
         let modern = Era::Modern { log_level: None };
-        for body in [
-            success(Vec::new(), &meta(), Some("note"), modern),
-            success(
-                vec![json!({"a": "1"}).as_object().cloned().unwrap_or_default()],
-                &meta(),
-                None,
-                modern,
-            ),
-            error("x", modern),
+        for v in [
+            all(json!([]), Some("note"), modern, MAX_RESULT_BYTES),
+            all(json!([{"a": "1"}]), None, modern, MAX_RESULT_BYTES),
+            serde_json::from_str(error("x", modern).get()).expect("valid"),
         ] {
-            let v: Value = serde_json::from_str(body.get()).expect("valid");
             assert_eq!(v["resultType"], "complete", "{v}");
             assert!(v["content"].is_array());
         }

@@ -126,6 +126,8 @@ pub fn check(config: &Config, engine: &Engine, started: Instant) -> HealthReport
         limits: json!({
             "timeout_seconds": config.timeout.as_secs(),
             "max_response_size_bytes": config.max_response_size,
+            "max_text_bytes": config.max_text_bytes,
+            "max_held_bytes": config.max_held_bytes,
             "rate_limit_per_minute": config.rate_limit,
             "workers": WORKERS,
             "queue_capacity": QUEUE_CAPACITY,
@@ -157,7 +159,7 @@ fn check_osqueryi(runner: &Osqueryi, reasons: &mut Vec<String>) -> Value {
         let answer = runner.run(PROBE_SQL, &Control::default());
         query["duration_ms"] = json!(t.elapsed().as_millis() as u64);
         match answer {
-            Ok(out) if out.rows.len() == 1 && out.rows[0].get("ok") == Some(&json!("1")) => {
+            Ok(out) if out.rows.len() == 1 && out.rows.row(0).get("ok") == Some("1") => {
                 query["ok"] = json!(true);
             }
             Ok(out) => reasons.push(format!(

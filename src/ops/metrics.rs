@@ -37,6 +37,18 @@ pub struct Metrics {
     duration_sum_ms: AtomicU64,
     /// Kept by the engine, which knows where each query went.
     backends: Arc<Tally>,
+    paging: PagingCounters,
+}
+
+/// Result snapshots held for paging: how many and how large now, and how
+/// many went away unwalked.
+#[derive(Default)]
+struct PagingCounters {
+    held: AtomicU64,
+    held_bytes: AtomicU64,
+    expired: AtomicU64,
+    dropped: AtomicU64,
+    pages_served: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -56,6 +68,7 @@ impl Metrics {
             buckets: [const { AtomicU64::new(0) }; BUCKETS_MS.len() + 1],
             duration_sum_ms: AtomicU64::new(0),
             backends: Arc::default(),
+            paging: PagingCounters::default(),
         }
     }
 
@@ -63,6 +76,27 @@ impl Metrics {
     pub fn with_backends(mut self, tally: Arc<Tally>) -> Metrics {
         self.backends = tally;
         self
+    }
+
+    /// Snapshots held for paging now, and their bytes.
+    pub fn held(&self, snapshots: usize, bytes: usize) {
+        self.paging.held.store(snapshots as u64, Relaxed);
+        self.paging.held_bytes.store(bytes as u64, Relaxed);
+    }
+
+    /// Snapshots dropped because they were not used for too long.
+    pub fn held_expired(&self, n: usize) {
+        self.paging.expired.fetch_add(n as u64, Relaxed);
+    }
+
+    /// Snapshots dropped (or never held) to stay within the bytes held.
+    pub fn held_dropped(&self, n: usize) {
+        self.paging.dropped.fetch_add(n as u64, Relaxed);
+    }
+
+    /// A page after the first was served from a snapshot.
+    pub fn page_served(&self) {
+        self.paging.pages_served.fetch_add(1, Relaxed);
     }
 
     /// A JSON-RPC request (anything with an id) arrived.
@@ -151,6 +185,13 @@ impl Metrics {
             },
             backends: self.backends.snapshot(),
             memory: Memory::read(),
+            paging: Paging {
+                held: self.paging.held.load(Relaxed),
+                held_bytes: self.paging.held_bytes.load(Relaxed),
+                expired: self.paging.expired.load(Relaxed),
+                dropped: self.paging.dropped.load(Relaxed),
+                pages_served: self.paging.pages_served.load(Relaxed),
+            },
         }
     }
 }
@@ -178,6 +219,17 @@ pub struct Snapshot {
     /// osqueryi and by osqueryd.
     pub backends: TallySnapshot,
     pub memory: Memory,
+    pub paging: Paging,
+}
+
+/// See [`Metrics::held`] and its neighbours.
+#[derive(Debug, Serialize)]
+pub struct Paging {
+    pub held: u64,
+    pub held_bytes: u64,
+    pub expired: u64,
+    pub dropped: u64,
+    pub pages_served: u64,
 }
 
 #[derive(Debug, Serialize)]

@@ -18,10 +18,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
+use super::table::{TableBuilder, TooLarge};
 use super::thrift::{self, Request, Status, WireError};
-use super::{Control, Output, Row, RunError, lock};
+use super::{Control, Output, RunError, lock};
 
 /// One read system call takes in a typical reply whole.
 const READ_BUFFER: usize = 64 * 1024;
@@ -70,32 +69,26 @@ impl Daemon {
 
     /// Runs one query and returns its rows.
     pub fn run(&self, sql: &str, control: &Control) -> Result<Output, RunError> {
-        let mut rows = Vec::new();
+        let mut rows = TableBuilder::new();
         let status = self.call(Request::Query(sql), control, &mut |cells| {
-            rows.push(to_row(cells))
+            rows.push_row(cells)
         })?;
         refused(status)?;
-        Ok(Output {
-            rows,
-            warnings: Vec::new(),
-        })
+        output(rows)
     }
 
     /// The columns `sql` would return, one row of `name` and `type` each,
     /// from `getQueryColumns`: osqueryd prepares the statement without
     /// running it.
     pub fn columns(&self, sql: &str, control: &Control) -> Result<Output, RunError> {
-        let mut rows = Vec::new();
+        let mut rows = TableBuilder::new();
         let status = self.call(Request::QueryColumns(sql), control, &mut |cells| {
             for (name, ty) in cells {
-                rows.push(to_row(vec![("name".into(), name), ("type".into(), ty)]));
+                rows.push_row([("name", name), ("type", ty)]);
             }
         })?;
         refused(status)?;
-        Ok(Output {
-            rows,
-            warnings: Vec::new(),
-        })
+        output(rows)
     }
 
     /// `ping()`: is osqueryd there and answering.
@@ -229,12 +222,15 @@ fn refused(status: Status) -> Result<(), RunError> {
     )))
 }
 
-/// A row from the wire as the server's row type: the one place the two meet.
-fn to_row(cells: thrift::Row) -> Row {
-    cells
-        .into_iter()
-        .map(|(column, value)| (column, Value::String(value)))
-        .collect()
+/// The rows the wire gave, as a run's output.
+fn output(rows: TableBuilder) -> Result<Output, RunError> {
+    let rows = rows.finish().map_err(|TooLarge| {
+        RunError::Daemon("osqueryd's rows hold more than 4 GiB of text".into())
+    })?;
+    Ok(Output {
+        rows,
+        warnings: Vec::new(),
+    })
 }
 
 impl Connection {

@@ -10,8 +10,6 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
-
 pub mod containment;
 mod control;
 mod daemon;
@@ -20,6 +18,7 @@ mod locate;
 mod parse;
 mod run;
 pub mod signals;
+pub mod table;
 mod tally;
 pub mod thrift;
 
@@ -30,9 +29,8 @@ pub use home::PrivateHome;
 pub use locate::locate;
 pub use parse::parse_rows;
 pub use run::{Osqueryi, Slots};
+pub use table::{RowRef, Rows, Table, TableBuilder};
 pub use tally::{Counts, Tally, TallySnapshot};
-
-pub type Row = Map<String, Value>;
 
 /// What answers queries; callers hold a `Runner` and never name the process
 /// or socket machinery.
@@ -129,7 +127,7 @@ impl std::fmt::Display for RunError {
 /// A successful run: the rows, and osquery's own warnings (glog lines) if any.
 #[derive(Debug)]
 pub struct Output {
-    pub rows: Vec<Row>,
+    pub rows: Table,
     pub warnings: Vec<String>,
 }
 

@@ -1,12 +1,12 @@
 //! Running one osqueryi process for one query: spawn it without a shell in
-//! its own process group, drain stdout and stderr concurrently, enforce the
-//! timeout and the output cap, always reap, and turn whatever happened into
-//! rows or a [`RunError`].
+//! its own process group, drain stdout and stderr concurrently (parsing the
+//! rows from stdout as they arrive), enforce the timeout and the output cap,
+//! always reap, and turn whatever happened into rows or a [`RunError`].
 
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -76,19 +76,24 @@ impl Osqueryi {
         locate(self.osquery_path.as_deref())
     }
 
-    /// Runs one query to completion and parses its rows.
+    /// Runs one query to completion, parsing its rows as they are printed.
     pub fn run(&self, sql: &str, control: &Control) -> Result<Output, RunError> {
-        let raw = run_raw(self, &["-S", "--json"], Some(sql), control)?;
-        let rows = parse_rows(&raw.stdout)?;
+        let raw = run_raw(self, &["-S", "--json"], Some(sql), control, |r| {
+            parse_rows(r)
+        })?;
         Ok(Output {
-            rows,
+            rows: raw.stdout?,
             warnings: raw.warnings,
         })
     }
 
     /// `osqueryi --version`, for health checks.
     pub fn version(&self) -> Result<String, RunError> {
-        let raw = run_raw(self, &["--version"], None, &Control::default())?;
+        let raw = run_raw(self, &["--version"], None, &Control::default(), |r| {
+            let mut bytes = Vec::new();
+            let _ = r.read_to_end(&mut bytes);
+            bytes
+        })?;
         let text = String::from_utf8_lossy(&raw.stdout);
         Ok(text
             .trim()
@@ -99,17 +104,19 @@ impl Osqueryi {
     }
 }
 
-struct RawOutput {
-    stdout: Vec<u8>,
+/// What `read` made of stdout, and osquery's warnings.
+struct RawOutput<T> {
+    stdout: T,
     warnings: Vec<String>,
 }
 
-fn run_raw(
+fn run_raw<T: Send + 'static>(
     config: &Osqueryi,
     mode: &[&str],
     sql: Option<&str>,
     control: &Control,
-) -> Result<RawOutput, RunError> {
+    read: fn(&mut Capped<ChildStdout>) -> T,
+) -> Result<RawOutput<T>, RunError> {
     let path = locate(config.osquery_path.as_deref())
         .ok_or_else(|| RunError::NotFound(config.osquery_path.clone()))?;
     let _slot = config.slots.acquire();
@@ -152,7 +159,7 @@ fn run_raw(
     if !control.attach(pgid) {
         kill_group(pgid);
     }
-    let result = supervise(&mut child, pgid, config, started);
+    let result = supervise(&mut child, pgid, config, started, read);
     drop(tracked);
     control.detach();
     if control.is_cancelled() {
@@ -179,20 +186,35 @@ fn spawn_retrying(cmd: &mut Command) -> std::io::Result<Child> {
     cmd.spawn()
 }
 
-/// Waits for the child with the timeout while two threads drain its pipes.
-/// Whatever happens, the child is reaped before this returns.
-fn supervise(
+/// Waits for the child with the timeout while two threads drain its pipes,
+/// one of them handing stdout to `read`. Whatever happens, the child is
+/// reaped before this returns.
+fn supervise<T: Send + 'static>(
     child: &mut Child,
     pgid: u32,
     config: &Osqueryi,
     started: Instant,
-) -> Result<RawOutput, RunError> {
+    read: fn(&mut Capped<ChildStdout>) -> T,
+) -> Result<RawOutput<T>, RunError> {
     let cap = config.max_output;
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let out_thread = thread::Builder::new()
         .name("osqueryi-stdout".into())
-        .spawn(move || read_capped(stdout, cap, pgid));
+        .spawn(move || {
+            let mut pipe = Capped {
+                pipe: stdout?,
+                left: cap,
+                pgid,
+                bytes: 0,
+                overflow: false,
+            };
+            let out = read(&mut pipe);
+            // Whatever `read` left unread (after bad output) is drained,
+            // within the cap, so that osqueryi never blocks on a full pipe.
+            let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+            Some((out, pipe.bytes, pipe.overflow))
+        });
     let err_thread = thread::Builder::new()
         .name("osqueryi-stderr".into())
         .spawn(move || read_stderr(stderr));
@@ -213,9 +235,9 @@ fn supervise(
     // The group is dead or has exited; make sure no grandchild keeps the pipes
     // open so the readers finish.
     kill_group(pgid);
-    let (stdout, overflow) = match out_thread {
-        Ok(t) => t.join().unwrap_or((Vec::new(), false)),
-        Err(_) => (Vec::new(), false),
+    let (stdout, bytes, overflow) = match out_thread.map(|t| t.join()) {
+        Ok(Ok(Some(out))) => out,
+        _ => return Err(RunError::Failed("could not read osqueryi's output".into())),
     };
     let stderr = match err_thread {
         Ok(t) => t.join().unwrap_or_default(),
@@ -224,7 +246,7 @@ fn supervise(
     log::debug!(
         "osqueryi finished in {} ms, {} bytes of output",
         started.elapsed().as_millis(),
-        stdout.len()
+        bytes
     );
     let status = status?;
     if overflow {
@@ -243,27 +265,31 @@ fn supervise(
     }
 }
 
-/// Reads stdout up to the cap; past it, kills the group at once rather than
-/// letting a runaway query fill memory.
-fn read_capped(pipe: Option<impl Read>, cap: usize, pgid: u32) -> (Vec<u8>, bool) {
-    let Some(mut pipe) = pipe else {
-        return (Vec::new(), false);
-    };
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match pipe.read(&mut buf) {
-            Ok(0) => return (out, false),
-            Ok(n) => {
-                if out.len() + n > cap {
-                    kill_group(pgid);
-                    return (Vec::new(), true);
-                }
-                out.extend_from_slice(&buf[..n]);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return (out, false),
+/// osqueryi's stdout, ending at the output cap: past it, the group is
+/// killed at once rather than letting a runaway query fill memory, and the
+/// reader sees the end of its input.
+pub(super) struct Capped<R> {
+    pipe: R,
+    left: usize,
+    pgid: u32,
+    bytes: usize,
+    overflow: bool,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.overflow {
+            return Ok(0);
         }
+        let n = self.pipe.read(buf)?;
+        if n > self.left {
+            kill_group(self.pgid);
+            self.overflow = true;
+            return Ok(0);
+        }
+        self.left -= n;
+        self.bytes += n;
+        Ok(n)
     }
 }
 

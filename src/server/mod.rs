@@ -23,6 +23,7 @@ use crate::tools::Engine;
 
 pub mod coalesce;
 pub mod health_reply;
+pub mod held;
 pub mod inflight;
 pub mod pool;
 pub mod reader;
@@ -31,6 +32,7 @@ pub mod testing;
 pub mod writer;
 
 use health_reply::HealthReplies;
+use held::Held;
 use inflight::InFlight;
 use pool::Worker;
 use reader::Reader;
@@ -59,11 +61,17 @@ pub fn serve_on(
     let engine = Arc::new(engine);
     let metrics = Arc::new(Metrics::new().with_backends(engine.tally.clone()));
     let inflight = Arc::new(InFlight::new());
+    let held = Arc::new(Held::new(
+        config.max_text_bytes,
+        config.max_held_bytes,
+        metrics.clone(),
+    ));
     let (out, writer) = writer::spawn(output)?;
     logging::forward_to(out.clone());
     let spawned = pool::spawn(Worker {
         engine: engine.clone(),
         inflight: inflight.clone(),
+        held: held.clone(),
         metrics: metrics.clone(),
         out: out.clone(),
         #[cfg(debug_assertions)]
@@ -105,6 +113,7 @@ pub fn serve_on(
         inflight: &inflight,
         metrics: &metrics,
         health: &health,
+        held: &held,
         jobs: &jobs,
         out: &out,
     }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::held::Held;
 use super::inflight::InFlight;
 use crate::config::{QUEUE_CAPACITY, WORKERS};
 use crate::jsonrpc::Outgoing;
@@ -25,6 +26,8 @@ use crate::tools::{Engine, Outcome};
 pub struct Worker {
     pub engine: Arc<Engine>,
     pub inflight: Arc<InFlight>,
+    /// Where a result too large for one answer is kept for its next pages.
+    pub held: Arc<Held>,
     pub metrics: Arc<Metrics>,
     pub out: Sender<Outgoing>,
     /// Test builds only: a call whose SQL holds this text panics in the
@@ -125,7 +128,8 @@ impl Worker {
                 "injected test panic"
             );
         }
-        results::answer(self.engine.fetch(&job.plan, control), job.era)
+        let fetched = self.engine.fetch(&job.plan, control);
+        self.held.answer(fetched, job.tool(), job.era)
     }
 
     /// Sends one caller its answer, unless that caller cancelled.
@@ -187,14 +191,16 @@ mod tests {
 
     /// Runs `jobs` through a pool of five, waits for them all, and returns
     /// what was sent to the writer and the counters.
-    fn run(jobs: impl FnOnce(&Engine, &InFlight) -> Vec<Box<Job>>) -> (Vec<Value>, Metrics) {
+    fn run(jobs: impl FnOnce(&Engine, &InFlight) -> Vec<Box<Job>>) -> (Vec<Value>, Arc<Metrics>) {
         let standin = Standin::new(None);
         let (engine, _home) = standin.engine();
         let (out, written) = crossbeam_channel::unbounded();
+        let metrics = Arc::new(Metrics::new());
         let worker = Worker {
             engine: Arc::new(engine),
             inflight: Arc::new(InFlight::new()),
-            metrics: Arc::new(Metrics::new()),
+            held: Arc::new(Held::new(80_000, 1 << 20, metrics.clone())),
+            metrics,
             out,
             #[cfg(debug_assertions)]
             panic_marker: Some("boom_marker".into()),
@@ -210,8 +216,7 @@ mod tests {
             .try_iter()
             .map(|m| serde_json::to_value(&m).expect("serialisable"))
             .collect();
-        let metrics = Arc::try_unwrap(worker.metrics).unwrap_or_default();
-        (messages, metrics)
+        (messages, worker.metrics)
     }
 
     fn counted(metrics: &Metrics) -> Value {

@@ -9,10 +9,11 @@ use crossbeam_channel::{Sender, TrySendError};
 
 use super::coalesce::Admission;
 use super::health_reply::HealthReplies;
+use super::held::Held;
 use super::inflight::InFlight;
 use crate::config::{QUEUE_CAPACITY, WORKERS};
 use crate::jsonrpc::{self, INVALID_REQUEST, Incoming, Outgoing};
-use crate::mcp::{Action, Job, Refusal, Resource, Session, era, resources};
+use crate::mcp::{Action, Job, PageCall, Refusal, Resource, Session, era, resources};
 use crate::ops::metrics::Metrics;
 use crate::tools::Outcome;
 
@@ -25,6 +26,8 @@ pub struct Reader<'a> {
     pub inflight: &'a InFlight,
     pub metrics: &'a Metrics,
     pub health: &'a HealthReplies,
+    /// Results held for their next pages.
+    pub held: &'a Held,
     pub jobs: &'a Sender<Box<Job>>,
     pub out: &'a Sender<Outgoing>,
 }
@@ -54,6 +57,7 @@ impl Reader<'_> {
                     break;
                 }
             };
+            self.held.sweep(std::time::Instant::now());
             let line = trim_line(&line);
             if line.is_empty() {
                 continue;
@@ -78,6 +82,7 @@ impl Reader<'_> {
         match action {
             Action::Reply(msg) => self.send(msg),
             Action::Run(job) => self.submit(job),
+            Action::Page(call) => self.page(call),
             Action::Refuse(refusal) => self.refuse(refusal),
             Action::Cancel(id) => self.inflight.cancel(&id),
             Action::Read(id, era, Resource::Metrics) => {
@@ -142,6 +147,22 @@ impl Reader<'_> {
         );
         let tool = job.tool().as_str();
         self.refuse(Refusal::new(job.id, job.era, tool, Outcome::Busy, why));
+    }
+
+    /// The next page of a held result, answered here: it runs nothing and
+    /// costs at most one page of serialising, so it need not wait behind
+    /// queries in the pool.
+    fn page(&self, call: PageCall) {
+        let started = std::time::Instant::now();
+        let answer = self.held.page(&call.cursor, call.tool, call.era);
+        self.metrics
+            .tool_call(Some(call.tool), answer.outcome, None);
+        log::info!(
+            tool = call.tool.as_str(), duration_ms = started.elapsed().as_millis() as u64,
+            response_size = answer.result.get().len() as u64, outcome = answer.outcome.as_str();
+            "tool call answered from a held result"
+        );
+        self.send(Outgoing::raw_result(call.id, answer.result));
     }
 
     /// A tool call answered without running: counted, logged as one tool-call

@@ -12,7 +12,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use super::describe::{self, TableRules};
 use super::queries::{self, PACKAGE_SOURCES, REGISTRY_SQL, SERVICE_SOURCES, Source};
@@ -20,7 +19,8 @@ use super::{LIMIT_MAX, Outcome, Plan, ToolName, count, enrich, hints, route};
 use crate::config::{Backend, Config, WORKERS};
 use crate::guard::TablePolicy;
 use crate::osquery::{
-    ChildLimits, Control, Daemon, Osqueryi, Output, Row, RunError, Runner, Slots, Tally, Via,
+    ChildLimits, Control, Daemon, Osqueryi, Output, RunError, Runner, Slots, Table, TableBuilder,
+    Tally, Via,
 };
 
 /// What a worker needs to answer a call, and nothing of the server around
@@ -43,7 +43,7 @@ pub struct Engine {
 /// Rows to answer with, and what `structuredContent` says besides them.
 #[derive(Debug)]
 pub struct Fetched {
-    pub rows: Vec<Row>,
+    pub rows: Table,
     pub meta: StructuredMeta,
     /// A line for the reader when rows were cut ("more exist").
     pub note: Option<String>,
@@ -54,6 +54,14 @@ pub struct Fetched {
 #[derive(Debug, Clone, Serialize)]
 pub struct StructuredMeta {
     pub elapsed_ms: u64,
+    /// Paged answers: what to pass as `cursor` for the next page, absent on
+    /// the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// Paged answers: which page this is, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<usize>,
+    /// Rows in this answer (in this page, when paged).
     pub row_count: usize,
     /// custom_query: the SQL that ran.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,6 +72,9 @@ pub struct StructuredMeta {
     /// describe_table: osquery's rules for the table, when its specs know it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table: Option<TableRules>,
+    /// Paged answers: rows in all pages together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_rows: Option<usize>,
     pub truncated: bool,
 }
 
@@ -99,7 +110,7 @@ impl From<RunError> for Failure {
 
 /// Rows as osquery gave them, before the tool cuts and enriches them.
 struct Raw {
-    rows: Vec<Row>,
+    rows: Table,
     sources: Option<Vec<&'static str>>,
     table: Option<TableRules>,
     /// A line for the reader about the rows (describe_table's rules).
@@ -109,7 +120,7 @@ struct Raw {
 }
 
 impl Raw {
-    fn rows(rows: Vec<Row>) -> Raw {
+    fn rows(rows: Table) -> Raw {
         Raw {
             rows,
             sources: None,
@@ -174,7 +185,9 @@ impl Engine {
         let total = raw.rows.len();
         let mut rows = enrich::finish(plan, raw.rows);
         if self.redact {
-            crate::redact::redact_rows(&mut rows);
+            rows.replace_values(crate::redact::redact).map_err(|_| {
+                Failure::tool_error("the masked rows hold more than 4 GiB of text".into())
+            })?;
         }
         let truncated = rows.len() < total;
         let note = if truncated {
@@ -187,10 +200,13 @@ impl Engine {
         };
         let meta = StructuredMeta {
             elapsed_ms: started.elapsed().as_millis() as u64,
+            next_cursor: None,
+            page: None,
             row_count: rows.len(),
             sql: (plan.tool == ToolName::CustomQuery).then(|| plan.sql.clone()),
             sources: raw.sources,
             table: raw.table,
+            total_rows: None,
             truncated,
         };
         Ok(Fetched { rows, meta, note })
@@ -209,19 +225,19 @@ impl Engine {
         match plan.tool {
             ToolName::ListTables => {
                 let tables = self.registry(control)?;
-                let rows = tables
+                let mut rows = TableBuilder::new();
+                tables
                     .iter()
                     .filter(|t| self.policy.is_table_allowed(t))
                     .filter(|t| plan.pattern.as_deref().is_none_or(|p| t.contains(p)))
-                    .map(|t| {
+                    .for_each(|t| {
                         if crate::table_specs::is_event_table(t) {
-                            row(json!({ "event": "true", "name": t }))
+                            rows.push_row([("event", "true"), ("name", t.as_str())]);
                         } else {
-                            row(json!({ "name": t }))
+                            rows.push_row([("name", t)]);
                         }
-                    })
-                    .collect();
-                Ok(Raw::rows(rows))
+                    });
+                Ok(Raw::rows(rows.finish().unwrap_or_default()))
             }
             ToolName::DescribeTable => {
                 // plan() already refused tables outside the policy.
@@ -290,7 +306,7 @@ impl Engine {
         match result {
             Ok(output) => Ok(Raw::rows(output.rows)),
             Err(RunError::Daemon(why)) if why.contains("no such table") => {
-                Ok(Raw::rows(Vec::new()))
+                Ok(Raw::rows(Table::default()))
             }
             Err(e) => Err(e.into()),
         }
@@ -334,8 +350,8 @@ impl Engine {
         let output = self.query(REGISTRY_SQL, control)?;
         let mut names: Vec<String> = output
             .rows
-            .iter()
-            .filter_map(|r| r.get("name").and_then(Value::as_str))
+            .rows()
+            .filter_map(|r| r.get("name"))
             .map(str::to_string)
             .collect();
         names.sort();
@@ -349,12 +365,5 @@ impl Engine {
         // Two workers may race to fill the cache; either answer is the same.
         let _ = self.tables.set(names);
         Ok(self.tables.get().map(Vec::as_slice).unwrap_or_default())
-    }
-}
-
-fn row(v: Value) -> Row {
-    match v {
-        Value::Object(m) => m,
-        _ => Row::new(),
     }
 }

@@ -6,6 +6,7 @@
 //! Nothing here knows JSON-RPC or MCP's result shapes: a call ends as typed
 //! rows and metadata, or a [`Failure`].
 
+mod cursor;
 mod describe;
 mod enrich;
 mod fetch;
@@ -15,6 +16,7 @@ mod queries;
 mod route;
 mod schema;
 
+pub use cursor::take_cursor;
 pub use fetch::{Engine, Failure, Fetched, StructuredMeta};
 pub use plan::{Plan, plan};
 pub use schema::list;
@@ -105,7 +107,7 @@ pub struct Tool {
 
 /// Arguments every tool takes. The one place a tool-wide argument (paging's
 /// `cursor`) is added: the argument check and the schemas read it.
-pub const EVERY_TOOL_ARGUMENTS: &[&str] = &[];
+pub const EVERY_TOOL_ARGUMENTS: &[&str] = &["cursor"];
 
 pub const LIMIT_MAX: i64 = 1000;
 /// Longest `pattern` list_tables and `name` installed_packages accept.

@@ -117,10 +117,12 @@ fn known_arguments(tool: &Tool, args: &Map<String, Value>) -> Result<(), String>
         return Ok(());
     }
     let s = if unknown.len() == 1 { "" } else { "s" };
-    let takes = if valid.is_empty() {
+    // The tool's own arguments: `cursor`, every tool's, is for the pages an
+    // answer offers, and would only hide them.
+    let takes = if tool.arguments.is_empty() {
         format!("{} takes no arguments", tool.id)
     } else {
-        format!("{} takes: {}", tool.id, valid.join(", "))
+        format!("{} takes: {}", tool.id, tool.arguments.join(", "))
     };
     Err(format!(
         "unknown argument{s} {}; {takes}",

@@ -54,15 +54,14 @@ fn input_schema(tool: &Tool) -> Value {
         .chain(EVERY_TOOL_ARGUMENTS)
         .map(|arg| (arg.to_string(), property(tool.name, arg)))
         .collect();
-    let required: Vec<&str> = match tool.name {
-        ToolName::CustomQuery => vec!["sql"],
-        ToolName::DescribeTable => vec!["table"],
-        _ => vec![],
-    };
+    // A call with `cursor` alone asks for a page and needs nothing else, so
+    // what a run requires (custom_query's sql, describe_table's table) is
+    // said in its description, not in `required`: a client that validates
+    // must accept the cursor alone.
     json!({
         "type": "object",
         "properties": properties,
-        "required": required,
+        "required": [],
         "additionalProperties": false,
     })
 }
@@ -114,17 +113,18 @@ fn property(tool: ToolName, arg: &str) -> Value {
         }),
         (ToolName::DescribeTable, "table") => json!({
             "type": "string",
-            "description": "An osquery table name, as list_tables gives it.",
+            "description": "An osquery table name, as list_tables gives it. Required unless `cursor` is given.",
             "minLength": 1,
             "maxLength": 64,
             "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
         }),
         (ToolName::CustomQuery, "sql") => json!({
             "type": "string",
-            "description": "One read-only osquery SQL statement: SELECT … or WITH … SELECT …",
+            "description": "One read-only osquery SQL statement: SELECT … or WITH … SELECT … Required unless `cursor` is given.",
             "minLength": 1,
             "maxLength": crate::config::MAX_SQL_CHARS,
         }),
+        (_, "cursor") => super::cursor::schema(),
         _ => json!({}),
     }
 }
@@ -142,9 +142,12 @@ fn output_schema(tool: &Tool) -> Value {
     };
     let mut properties = json!({
         "rows": { "type": "array", "items": row },
-        "row_count": { "type": "integer", "description": "Rows returned." },
+        "row_count": { "type": "integer", "description": "Rows returned (in this page, when paged)." },
         "truncated": { "type": "boolean", "description": "True when more rows exist than `limit` allowed." },
         "elapsed_ms": { "type": "integer", "description": "Time osqueryi took, in milliseconds." },
+        "next_cursor": { "type": "string", "description": "Paged results: pass it as `cursor` for the next page; absent on the last page." },
+        "page": { "type": "integer", "description": "Paged results: which page this is, from 1." },
+        "total_rows": { "type": "integer", "description": "Paged results: rows in all pages together." },
     });
     if let Some(p) = properties.as_object_mut() {
         match tool.name {

@@ -2,7 +2,10 @@
 //! release server against the fixture stand-in, printed as a table and saved
 //! as JSON (`bench-results.json` at the repo root and under `target/`).
 //!
-//! Usage: bench SERVER_BINARY OSQUERYI [--quick]
+//! Usage: bench SERVER_BINARY OSQUERYI [--quick] [--memory]
+//!
+//! `--memory` runs only the peak-RSS cases (e.g. to compare another build's
+//! binary with the same stand-in).
 //!
 //! Only std, serde_json and the project's own library: every figure comes from
 //! wall clocks around real processes and from `/proc/PID/status`.
@@ -23,13 +26,52 @@ mod daemon;
 /// in one MCP message (10 MiB), with the text copy left out.
 const TEN_MB: usize = 10_000_000;
 
+/// One result of many small rows: `SELECT 1 AS a` 800,000 times, as osqueryi
+/// prints it (`  {"a":"1"},` a row).
+const ROWS_800K_BYTES: usize = 10_400_003;
+
+/// A result for the peak-RSS cases: how the stand-in makes it, what the
+/// server is told, and the target for one and for five at once.
+struct MemoryCase {
+    name: &'static str,
+    standin: &'static [(&'static str, &'static str)],
+    server: &'static [(&'static str, &'static str)],
+    output_bytes: usize,
+    targets: [&'static str; 2],
+}
+
+const MEMORY_CASES: &[MemoryCase] = &[
+    MemoryCase {
+        name: "10 MB result of 1 kB rows",
+        standin: &[("STANDIN_MODE", "huge"), ("STANDIN_HUGE_BYTES", "10000000")],
+        server: &[],
+        output_bytes: TEN_MB,
+        targets: ["", "< 150 MiB; no worse than before"],
+    },
+    MemoryCase {
+        name: "800,000 one-column rows (10.4 MB)",
+        standin: &[("STANDIN_MODE", "rows"), ("STANDIN_ROWS", "800000")],
+        server: &[],
+        output_bytes: ROWS_800K_BYTES,
+        targets: ["<= 60 MiB", "<= 150 MiB"],
+    },
+    MemoryCase {
+        name: "800,000 one-column rows, MAX_TEXT_BYTES=10 MiB (pages of ~9 MB)",
+        standin: &[("STANDIN_MODE", "rows"), ("STANDIN_ROWS", "800000")],
+        server: &[("MAX_TEXT_BYTES", "10485760")],
+        output_bytes: ROWS_800K_BYTES,
+        targets: ["", ""],
+    },
+];
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(server), Some(standin)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: bench SERVER_BINARY OSQUERYI [--quick]");
+        eprintln!("usage: bench SERVER_BINARY OSQUERYI [--quick] [--memory]");
         std::process::exit(2);
     };
     let quick = args.iter().any(|a| a == "--quick");
+    let memory_only = args.iter().any(|a| a == "--memory");
     let server = absolute(server);
     let standin = absolute(standin);
     let scratch = Scratch::new();
@@ -39,6 +81,11 @@ fn main() {
         scratch: &scratch,
     };
 
+    if memory_only {
+        let report = json!({ "server": server.display().to_string(), "huge": b.memory_cases() });
+        print_table(&report);
+        return;
+    }
     let runs = if quick { 10 } else { 40 };
     let calls = if quick { 30 } else { 150 };
     eprintln!("bench: start-up ({runs} runs)…");
@@ -61,9 +108,7 @@ fn main() {
         eprintln!("bench: {n} concurrent 100 ms calls…");
         concurrency.push(b.concurrent(n));
     }
-    eprintln!("bench: peak RSS with 10 MB results…");
-    let one = b.huge(1);
-    let five = b.huge(5);
+    let memory = b.memory_cases();
     let sizes = binary_sizes(&server);
 
     let report = json!({
@@ -74,7 +119,7 @@ fn main() {
         "latency_250ms": latency_250,
         "latency_daemon": latency_daemon,
         "concurrency": concurrency,
-        "huge": [one, five],
+        "huge": memory,
         "binary_bytes": sizes,
         "note_concurrency": "distinct arguments per call (no coalescing); at most 64 calls in flight (the queue's capacity), the next sent as each answer arrives; errors counts calls answered with an error (busy)",
     });
@@ -247,18 +292,30 @@ impl Bench<'_> {
         })
     }
 
-    /// Peak RSS of the server while `n` calls each return about 10 MB.
-    fn huge(&self, n: usize) -> Value {
-        let huge = self.scratch.wrapper(
-            "huge",
-            &[
-                ("STANDIN_MODE", "huge"),
-                ("STANDIN_HUGE_BYTES", &TEN_MB.to_string()),
-            ],
-            &self.standin,
-        );
+    /// Every memory case, once alone and five at once, each in a fresh server.
+    fn memory_cases(&self) -> Vec<Value> {
+        let mut results = Vec::new();
+        for (i, case) in MEMORY_CASES.iter().enumerate() {
+            for (n, target) in [1, 5].into_iter().zip(case.targets) {
+                eprintln!("bench: peak RSS, {n} × {}…", case.name);
+                let mut r = self.huge(i, case, n);
+                r["case"] = json!(case.name);
+                r["target"] = json!(target);
+                results.push(r);
+            }
+        }
+        results
+    }
+
+    /// Peak RSS of the server while `n` calls each get `case`'s result.
+    fn huge(&self, i: usize, case: &MemoryCase, n: usize) -> Value {
+        let huge = self
+            .scratch
+            .wrapper(&format!("memory{i}"), case.standin, &self.standin);
         let cap = (64 * 1024 * 1024).to_string();
-        let mut c = self.spawn(&huge, &[("MAX_RESPONSE_SIZE", &cap)]);
+        let mut vars = vec![("MAX_RESPONSE_SIZE", cap.as_str())];
+        vars.extend_from_slice(case.server);
+        let mut c = self.spawn(&huge, &vars);
         c.send(&initialize(1));
         c.read_reply();
         let before = status_kib(c.pid(), "VmHWM");
@@ -283,13 +340,15 @@ impl Bench<'_> {
         let per_call = response_bytes / n.max(1);
         let peak_bytes = peak.unwrap_or(0) * 1024;
         let growth = peak.unwrap_or(0).saturating_sub(before.unwrap_or(0)) * 1024;
+        let output = case.output_bytes * n;
         json!({
             "calls": n,
-            "response_bytes_each": per_call,
+            "output_bytes_each": case.output_bytes,
+            "first_response_bytes_each": per_call,
             "hwm_before_kib": before,
             "peak_hwm_kib": peak,
             "peak_mib": round2(peak_bytes as f64 / 1048576.0),
-            "peak_growth_per_response_byte": round2(growth as f64 / response_bytes.max(1) as f64),
+            "peak_growth_per_output_byte": round2(growth as f64 / output.max(1) as f64),
         })
     }
 }
@@ -618,6 +677,10 @@ fn print_table(r: &Value) {
                 "< 2 %".to_string(),
             ),
         ];
+        // --memory measured nothing else.
+        if r.get("startup_ms").is_none() {
+            rows.clear();
+        }
         for (tool, d) in r["latency_daemon"].as_object().into_iter().flatten() {
             rows.push((
                 format!("per call through osqueryd's socket ({tool}): server vs direct Thrift client (median)"),
@@ -652,17 +715,18 @@ fn print_table(r: &Value) {
         }
         for h in r["huge"].as_array().into_iter().flatten() {
             rows.push((
-                format!("peak RSS, {} × 10 MB result", f(&h["calls"])),
                 format!(
-                    "{} MiB ({} B per response byte)",
-                    f(&h["peak_mib"]),
-                    f(&h["peak_growth_per_response_byte"])
+                    "peak RSS, {} × {}",
+                    f(&h["calls"]),
+                    h["case"].as_str().unwrap_or_default()
                 ),
-                if h["calls"] == 5 {
-                    "< 150 MiB".to_string()
-                } else {
-                    String::new()
-                },
+                format!(
+                    "{} MiB ({} B per output byte; first answer {} B)",
+                    f(&h["peak_mib"]),
+                    f(&h["peak_growth_per_output_byte"]),
+                    f(&h["first_response_bytes_each"])
+                ),
+                h["target"].as_str().unwrap_or_default().to_string(),
             ));
         }
         for (name, size) in r["binary_bytes"].as_object().into_iter().flatten() {

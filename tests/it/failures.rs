@@ -77,40 +77,40 @@ fn each_bad_ending_is_a_clear_error_and_leaves_nothing_behind() {
 }
 
 #[test]
-fn five_megabytes_of_rows_succeed() {
-    let standin = Standin::new(&[("STANDIN_MODE", "huge"), ("STANDIN_HUGE_BYTES", "5242880")]);
-    let mut s = Server::with_standin(&standin, &[]);
-    s.send_call(
-        json!("big"),
-        "custom_query",
-        json!({"sql": "SELECT * FROM big"}),
-    );
-    // Read the raw line: it must stay under the 10 MiB clients accept.
-    let line = s.recv_line(DEADLINE).expect("an answer");
-    assert!(line.len() < 10 * 1024 * 1024, "{} bytes", line.len());
-    let r: Value = serde_json::from_str(&line).expect("JSON");
-    assert_eq!(r["result"]["isError"], false);
-    let rows = r["result"]["structuredContent"]["rows"]
-        .as_array()
-        .map_or(0, Vec::len);
-    assert!(rows > 1000, "{rows}");
-    // Twice the rows would not fit: the text item says where they are.
-    let text = r["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_default();
-    assert!(text.contains("structuredContent.rows only"), "{text}");
-    s.assert_serving();
-}
-
-#[test]
-fn an_answer_too_large_for_one_message_is_a_clear_error() {
+fn an_answer_larger_than_one_message_comes_in_pages_that_each_fit() {
+    // 11 MB of 1 kB rows, with a text budget as large as it may be: each
+    // page holds as many rows as fit twice in one MCP message.
     let standin = Standin::new(&[("STANDIN_MODE", "huge"), ("STANDIN_HUGE_BYTES", "11534336")]);
-    let mut s = Server::with_standin(&standin, &[("MAX_RESPONSE_SIZE", "20971520")]);
-    let e = error_text(&s.call("custom_query", json!({"sql": "SELECT * FROM big"})));
-    assert!(
-        e.contains("MCP message") && e.contains("add a LIMIT"),
-        "{e}"
+    let mut s = Server::with_standin(
+        &standin,
+        &[
+            ("MAX_RESPONSE_SIZE", "20971520"),
+            ("MAX_TEXT_BYTES", "10485760"),
+        ],
     );
+    let mut args = json!({"sql": "SELECT * FROM big"});
+    let (mut pages, mut total) = (0, 0);
+    loop {
+        s.send_call(json!(pages), "custom_query", args);
+        // Read the raw line: it must stay under the 10 MiB clients accept.
+        let line = s.recv_line(DEADLINE).expect("an answer");
+        assert!(line.len() < 10 * 1024 * 1024, "{} bytes", line.len());
+        let r: Value = serde_json::from_str(&line).expect("JSON");
+        let page = rows(&r["result"]);
+        assert!(page.len() > 1000, "{}", page.len());
+        total += page.len();
+        pages += 1;
+        match r["result"]["structuredContent"]["next_cursor"].as_str() {
+            Some(c) => args = json!({"cursor": c}),
+            None => {
+                assert_eq!(page.last().map(|r| r["blob"].clone()), Some(json!("end")));
+                assert_eq!(r["result"]["structuredContent"]["total_rows"], total);
+                break;
+            }
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(standin.runs("FROM big"), 1);
     s.assert_serving();
 }
 

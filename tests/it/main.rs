@@ -14,6 +14,7 @@ mod hints;
 mod modern;
 mod operability;
 mod operators;
+mod paging;
 mod protocol;
 mod reliability;
 mod schemas;
