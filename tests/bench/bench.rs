@@ -2,7 +2,8 @@
 //! release server against the fixture stand-in, printed as a table and saved
 //! as JSON (`bench-results.json` at the repo root and under `target/`).
 //!
-//! Usage: bench SERVER_BINARY OSQUERYI [--quick]
+//! Usage: bench SERVER_BINARY OSQUERYI [--quick] [--hostile]
+//! (`--hostile`: only the hostile-size measures of `hostile.rs`.)
 //!
 //! Only std, serde_json and the project's own library: every figure comes from
 //! wall clocks around real processes and from `/proc/PID/status`.
@@ -17,6 +18,8 @@ use mcp_osquery_server::guard::TablePolicy;
 use mcp_osquery_server::tools;
 use serde_json::{Map, Value, json};
 
+mod hostile;
+
 /// "10 MB" as a user means it: the largest osqueryi output whose rows still fit
 /// in one MCP message (10 MiB), with the text copy left out.
 const TEN_MB: usize = 10_000_000;
@@ -30,6 +33,21 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     let server = absolute(server);
     let standin = absolute(standin);
+    let hostile = || {
+        eprintln!("bench: 60 calls with 8 MiB progress tokens, 40 pings with 8 MiB ids…");
+        json!([
+            hostile::big_tokens(&server, &standin, 60),
+            hostile::big_ids(&server, &standin, 40),
+        ])
+    };
+    if args.iter().any(|a| a == "--hostile") {
+        let report = json!({ "hostile": hostile() });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        return;
+    }
     let scratch = Scratch::new();
     let b = Bench {
         server: server.clone(),
@@ -59,6 +77,7 @@ fn main() {
     eprintln!("bench: peak RSS with 10 MB results…");
     let one = b.huge(1);
     let five = b.huge(5);
+    let hostile = hostile();
     let sizes = binary_sizes(&server);
 
     let report = json!({
@@ -69,6 +88,7 @@ fn main() {
         "latency_250ms": latency_250,
         "concurrency": concurrency,
         "huge": [one, five],
+        "hostile": hostile,
         "binary_bytes": sizes,
         "note_concurrency": "distinct arguments per call (no coalescing); at most 64 calls in flight (the queue's capacity), the next sent as each answer arrives; errors counts calls answered with an error (busy)",
     });
@@ -644,6 +664,19 @@ fn print_table(r: &Value) {
                 } else {
                     String::new()
                 },
+            ));
+        }
+        for h in r["hostile"].as_array().into_iter().flatten() {
+            rows.push((
+                format!("peak RSS, {} with {}", f(&h["lines"]), f(&h["what"])),
+                format!(
+                    "{} MiB, {} after; {} of {} answered",
+                    f(&h["peak_mib"]),
+                    f(&h["rss_after_mib"]),
+                    f(&h["answered"]),
+                    f(&h["lines"])
+                ),
+                "≤ 150 MiB, all answered".to_string(),
             ));
         }
         for (name, size) in r["binary_bytes"].as_object().into_iter().flatten() {
