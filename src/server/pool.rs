@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::inflight::InFlight;
+use super::writer::Outbox;
 use crate::config::{QUEUE_CAPACITY, WORKERS};
 use crate::jsonrpc::Outgoing;
 use crate::mcp::{Answer, Job, results};
@@ -26,7 +27,7 @@ pub struct Worker {
     pub engine: Arc<Engine>,
     pub inflight: Arc<InFlight>,
     pub metrics: Arc<Metrics>,
-    pub out: Sender<Outgoing>,
+    pub out: Outbox,
     /// Test builds only: a call whose SQL holds this text panics in the
     /// worker, so the isolation of panics can be tested end to end.
     #[cfg(debug_assertions)]
@@ -190,7 +191,7 @@ mod tests {
     fn run(jobs: impl FnOnce(&Engine, &InFlight) -> Vec<Box<Job>>) -> (Vec<Value>, Metrics) {
         let standin = Standin::new(None);
         let (engine, _home) = standin.engine();
-        let (out, written) = crossbeam_channel::unbounded();
+        let (out, written) = crate::server::writer::capture();
         let worker = Worker {
             engine: Arc::new(engine),
             inflight: Arc::new(InFlight::new()),
@@ -201,7 +202,12 @@ mod tests {
         };
         let (queue, pool) = spawn(worker.clone()).expect("workers start");
         for j in jobs(&worker.engine, &worker.inflight) {
-            assert!(worker.inflight.register(&j.id, j.control.clone()));
+            assert!(
+                worker
+                    .inflight
+                    .register(&j.id, j.control.clone(), j.weight())
+                    .is_ok()
+            );
             queue.send(j).expect("room in the queue");
         }
         drop(queue);
@@ -252,7 +258,11 @@ mod tests {
                 _ => panic!("the first call leads"),
             };
             let follower = job(2, "users", json!({}), engine);
-            assert!(inflight.register(&follower.id, follower.control.clone()));
+            assert!(
+                inflight
+                    .register(&follower.id, follower.control.clone(), 1)
+                    .is_ok()
+            );
             assert!(matches!(
                 inflight.coalescer.admit(follower),
                 Admission::Followed

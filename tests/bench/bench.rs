@@ -33,11 +33,19 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     let server = absolute(server);
     let standin = absolute(standin);
+    let scratch = Scratch::new();
     let hostile = || {
         eprintln!("bench: 60 calls with 8 MiB progress tokens, 40 pings with 8 MiB ids…");
+        let huge = scratch.wrapper(
+            "huge4",
+            &[("STANDIN_MODE", "huge"), ("STANDIN_HUGE_BYTES", "4000000")],
+            &standin,
+        );
+        eprintln!("bench: 30 results of 4 MB read late…");
         json!([
             hostile::big_tokens(&server, &standin, 60),
             hostile::big_ids(&server, &standin, 40),
+            hostile::slow_reader(&server, &huge, 30),
         ])
     };
     if args.iter().any(|a| a == "--hostile") {
@@ -48,7 +56,6 @@ fn main() {
         );
         return;
     }
-    let scratch = Scratch::new();
     let b = Bench {
         server: server.clone(),
         standin: standin.clone(),

@@ -17,34 +17,62 @@ const EIGHT_MIB: usize = 8 * 1024 * 1024;
 /// `calls` tool calls, each with its own 8 MiB `_meta.progressToken`.
 pub fn big_tokens(server: &Path, osqueryi: &Path, calls: usize) -> Value {
     let filler = "x".repeat(EIGHT_MIB);
-    flood(server, osqueryi, "8 MiB progress tokens", calls, |i| {
-        format!(
-            r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":"processes","arguments":{{"limit":{}}},"_meta":{{"progressToken":"t{i}-{filler}"}}}}}}"#,
-            100 + i,
-            i + 1
-        )
-    })
+    flood(
+        server,
+        osqueryi,
+        "8 MiB progress tokens",
+        calls,
+        Duration::ZERO,
+        |i| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":"processes","arguments":{{"limit":{}}},"_meta":{{"progressToken":"t{i}-{filler}"}}}}}}"#,
+                100 + i,
+                i + 1
+            )
+        },
+    )
 }
 
 /// `pings` pings, each with its own 8 MiB string id.
 pub fn big_ids(server: &Path, osqueryi: &Path, pings: usize) -> Value {
     let filler = "x".repeat(EIGHT_MIB);
-    flood(server, osqueryi, "8 MiB ids", pings, |i| {
+    flood(server, osqueryi, "8 MiB ids", pings, Duration::ZERO, |i| {
         format!(r#"{{"jsonrpc":"2.0","id":"p{i}-{filler}","method":"ping"}}"#)
     })
 }
 
+/// `calls` distinct calls that each return about 4 MB, from a client that
+/// starts reading 5 s after it sent them: what waits for it is the writer's
+/// outbox (and workers holding finished answers).
+pub fn slow_reader(server: &Path, huge: &Path, calls: usize) -> Value {
+    let late = Duration::from_secs(5);
+    flood(
+        server,
+        huge,
+        "4 MB results read 5 s late",
+        calls,
+        late,
+        |i| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":"custom_query","arguments":{{"sql":"SELECT * FROM users WHERE uid >= {i}"}}}}}}"#,
+                100 + i
+            )
+        },
+    )
+}
+
 /// Sends `n` lines from `line` as fast as the server reads them, as a client
-/// that reads its answers late: only once it has written everything, or once
-/// writing has taken 5 s (a server that waits for the client to read would
-/// otherwise wait for ever, as would the client). Reports the peak RSS, the
-/// RSS once all were answered, and how many responses came back (one per
+/// that reads its answers late: `late` after it has written everything, or
+/// after writing has taken 5 s (a server that waits for the client to read
+/// would otherwise wait for ever, as would the client). Reports the peak RSS,
+/// the RSS once all were answered, and how many responses came back (one per
 /// line is the promise).
 fn flood(
     server: &Path,
     osqueryi: &Path,
     what: &str,
     n: usize,
+    late: Duration,
     line: impl Fn(usize) -> String,
 ) -> Value {
     let mut child = Command::new(server)
@@ -82,6 +110,7 @@ fn flood(
             // The handshake's answer is read at once, the rest late.
             if std::mem::take(&mut first) {
                 let _ = wait.recv_timeout(Duration::from_secs(5));
+                std::thread::sleep(late);
             }
         }
     });
