@@ -7,6 +7,7 @@ mod concurrency;
 mod failures;
 mod fake_daemon;
 mod guard;
+mod limits;
 mod modern;
 mod operability;
 mod protocol;
