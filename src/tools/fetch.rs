@@ -116,6 +116,7 @@ impl Engine {
             timeout: config.timeout,
             max_output: config.max_response_size,
             disable_tables: policy.disable_tables_flag(),
+            enable_tables: super::enable::enable_tables_flag(&policy),
             home,
             limits: ChildLimits {
                 nice: config.child_nice,
@@ -138,9 +139,13 @@ impl Engine {
         let tool = plan.tool.as_str();
         log::debug!(tool = tool; "sql: {}", crate::logging::truncate(&plan.sql, 200));
         let started = Instant::now();
-        let raw = self.raw(plan, control)?;
+        let raw = self.raw(plan, control).map_err(|f| Failure {
+            message: self.masked(f.message),
+            ..f
+        })?;
         for w in &raw.warnings {
-            log::warn!(tool = tool; "osqueryi: {w}");
+            // Logs may reach the client (notifications/message).
+            log::warn!(tool = tool; "osqueryi: {}", self.masked(w.clone()));
         }
         let total = raw.rows.len();
         let mut rows = enrich::finish(plan, raw.rows);
@@ -149,10 +154,10 @@ impl Engine {
         }
         let truncated = rows.len() < total;
         let note = truncated.then(|| {
-            format!(
+            self.masked(format!(
                 "showing the first {} rows of {tool}; more exist: raise `limit` (up to {LIMIT_MAX}) to see them",
                 rows.len(),
-            )
+            ))
         });
         let meta = StructuredMeta {
             elapsed_ms: started.elapsed().as_millis() as u64,
@@ -162,6 +167,16 @@ impl Engine {
             truncated,
         };
         Ok(Fetched { rows, meta, note })
+    }
+
+    /// Text the model will read, masked like the rows: osquery's errors echo
+    /// values (`JSON path error near '-pS3cret…'`), and this is the one
+    /// place every error and note of a call passes.
+    fn masked(&self, text: String) -> String {
+        match self.redact.then(|| crate::redact::redact(&text)).flatten() {
+            Some(masked) => masked,
+            None => text,
+        }
     }
 
     /// Gets the rows for a planned call (before `enrich::finish`).

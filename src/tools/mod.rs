@@ -6,6 +6,7 @@
 //! Nothing here knows JSON-RPC or MCP's result shapes: a call ends as typed
 //! rows and metadata, or a [`Failure`].
 
+mod enable;
 mod enrich;
 mod fetch;
 mod plan;

@@ -1,9 +1,11 @@
 //! Conversations with the built server, one module a topic, all in one test
 //! binary so they share one build and one helper module (`util`).
 
+mod allow_list;
 mod answers;
 mod coalesce;
 mod concurrency;
+mod error_texts;
 mod failures;
 mod fake_daemon;
 mod guard;
