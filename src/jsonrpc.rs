@@ -156,31 +156,28 @@ fn lone_surrogates(text: &str) -> Option<Outgoing> {
 }
 
 /// `text` with every lone surrogate escape in its strings turned into
-/// `\ufffd` (the same length), or `None` when it has none.
+/// `\ufffd` (the same length), or `None`, without a copy, when it has none.
 fn mend_lone_surrogates(text: &str) -> Option<String> {
-    let mut bytes = text.as_bytes().to_vec();
-    let hex = |b: &[u8], at: usize| -> Option<u16> {
-        let digits = b.get(at..at + 4)?;
+    let bytes = text.as_bytes();
+    let hex = |at: usize| -> Option<u16> {
+        let digits = bytes.get(at..at + 4)?;
         u16::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
     };
     // Where a `\uXXXX` escape starts at `at`, its code unit.
-    let unit = |b: &[u8], at: usize| match b.get(at..at + 2) {
-        Some(br"\u") => hex(b, at + 2),
+    let unit = |at: usize| match bytes.get(at..at + 2) {
+        Some(br"\u") => hex(at + 2),
         _ => None,
     };
-    let (mut i, mut in_string, mut mended) = (0, false, false);
+    let high = |u: u16| (0xD800..0xDC00).contains(&u);
+    let low = |u: u16| (0xDC00..0xE000).contains(&u);
+    let (mut i, mut in_string, mut lone) = (0, false, Vec::new());
     while i < bytes.len() {
         match bytes[i] {
             b'"' => in_string = !in_string,
             b'\\' if in_string => {
-                let high = |u: u16| (0xD800..0xDC00).contains(&u);
-                let low = |u: u16| (0xDC00..0xE000).contains(&u);
-                match unit(&bytes, i) {
-                    Some(u) if high(u) && unit(&bytes, i + 6).is_some_and(low) => i += 6,
-                    Some(u) if high(u) || low(u) => {
-                        bytes[i + 2..i + 6].copy_from_slice(b"fffd");
-                        mended = true;
-                    }
+                match unit(i) {
+                    Some(u) if high(u) && unit(i + 6).is_some_and(low) => i += 6,
+                    Some(u) if high(u) || low(u) => lone.push(i + 2),
                     _ => {}
                 }
                 // Past the escaped character (for `\uXXXX`, its digits are
@@ -191,8 +188,15 @@ fn mend_lone_surrogates(text: &str) -> Option<String> {
         }
         i += 1;
     }
+    if lone.is_empty() {
+        return None;
+    }
+    let mut mended = bytes.to_vec();
+    for at in lone {
+        mended[at..at + 4].copy_from_slice(b"fffd");
+    }
     // Only ASCII digits were replaced by ASCII digits.
-    mended.then(|| String::from_utf8(bytes).ok()).flatten()
+    String::from_utf8(mended).ok()
 }
 
 /// A parsed line as a message, or the error response to send back.

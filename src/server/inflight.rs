@@ -9,10 +9,10 @@ use crate::jsonrpc::RequestId;
 use crate::osquery::Control;
 
 /// What the calls in flight (queued, running, or following a run) may hold
-/// of their requests, in bytes. Counts bound them too, but a queue of
-/// counted calls could hold SQL of 10,000 characters and ids and tokens of
-/// 1 KiB each thousands of times over; at about 600 bytes an ordinary call
-/// never comes near this.
+/// of their requests, in bytes (see `Job::weight`). Counts bound them too,
+/// but the thousands of calls they allow (69 flights of up to 65 callers)
+/// could each hold SQL of 10,000 characters and an id and a token of 1 KiB;
+/// at about 700 bytes an ordinary call never comes near this.
 pub const CALL_BYTES: usize = 8 * 1024 * 1024;
 
 #[derive(Default)]
