@@ -1,9 +1,14 @@
 //! Limits on what a client may make the server hold: ids and progress tokens
 //! over 1 KiB of JSON are refused with -32600 naming the limit, whatever
-//! their size, and the server keeps serving; lone surrogates keep their id.
+//! their size, and the server keeps serving; lone surrogates keep their id;
+//! a client that reads late makes the server wait, and loses nothing.
 
-use crate::util::{DEADLINE, Server, Standin};
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+
+use crate::util::{DEADLINE, Server, Standin, eventually, server_command};
 use serde_json::{Value, json};
+use wait_timeout::ChildExt;
 
 const CAP: usize = 1024;
 
@@ -90,4 +95,54 @@ fn a_request_with_a_lone_surrogate_is_refused_with_its_id() {
     );
     assert_eq!(r["result"]["isError"], false, "{r}");
     s.assert_serving();
+}
+
+#[test]
+fn a_client_that_reads_late_gets_every_answer() {
+    // Answers of about 5 MB: three fill the writer's 16 MiB outbox.
+    let standin = Standin::new(&[("STANDIN_MODE", "huge"), ("STANDIN_HUGE_BYTES", "2500000")]);
+    let path = standin.path.display().to_string();
+    // Masking is not what this test is about, and costs time in a debug build.
+    let mut child = server_command(&[("OSQUERY_PATH", &path), ("REDACT", "0")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // One for each worker, so all of them run at once.
+    let calls = 5;
+    for i in 0..calls {
+        let call = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {
+            "name": "custom_query", "arguments": {"sql": format!("SELECT * FROM users WHERE uid > {i}")}}});
+        writeln!(stdin, "{call}").expect("send");
+    }
+    // Five answers are more than the outbox and the pipe hold: from here on
+    // the server waits for this client, which has read nothing yet.
+    eventually("every run finished", || standin.runs("huge-done") == 5);
+    // EOF: the server answers what it accepted and exits, so a lost answer
+    // shows as an early end of output rather than a wait.
+    drop(stdin);
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut ids = Vec::new();
+    for _ in 0..calls {
+        let mut line = String::new();
+        out.read_line(&mut line).expect("an answer");
+        let reply: Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(
+            reply["result"]["isError"],
+            false,
+            "{}",
+            &line[..line.len().min(300)]
+        );
+        assert!(reply["result"]["structuredContent"]["row_count"].as_u64() > Some(2000));
+        ids.push(reply["id"].as_i64().expect("an id"));
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (0..calls).collect::<Vec<i64>>());
+    let status = child
+        .wait_timeout(DEADLINE)
+        .expect("wait")
+        .expect("exits at EOF");
+    assert!(status.success());
 }
