@@ -674,8 +674,9 @@ fn print_table(r: &Value) {
             ));
         }
         for h in r["hostile"].as_array().into_iter().flatten() {
+            let what = h["what"].as_str().unwrap_or_default();
             rows.push((
-                format!("peak RSS, {} with {}", f(&h["lines"]), f(&h["what"])),
+                format!("peak RSS, {} lines: {what}", f(&h["lines"])),
                 format!(
                     "{} MiB, {} after; {} of {} answered",
                     f(&h["peak_mib"]),
@@ -683,7 +684,11 @@ fn print_table(r: &Value) {
                     f(&h["answered"]),
                     f(&h["lines"])
                 ),
-                "≤ 150 MiB, all answered".to_string(),
+                if what.starts_with("8 MiB") {
+                    "≤ 150 MiB, all answered".to_string()
+                } else {
+                    String::new()
+                },
             ));
         }
         for (name, size) in r["binary_bytes"].as_object().into_iter().flatten() {
