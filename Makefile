@@ -28,7 +28,7 @@ unit:
 	sh fixtures/selftest.sh
 	$(CARGO) test
 
-## make clients: the official MCP clients (Python SDK, TypeScript SDK, Inspector CLI) against the release binary
+## make clients: the official MCP clients (Python SDK, TypeScript SDK, Inspector CLI 1.x, Inspector v2 --strict) against the release binary
 clients: release
 	bash tests/clients/run_all.sh $(BIN) $(STANDIN)
 

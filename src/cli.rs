@@ -2,6 +2,8 @@
 //! `--version`, `--help`, `--health`, or `call TOOL [ARGS] [--table]`, a
 //! one-shot tool call for people that goes through the same validation
 //! ([`tools::plan`]), guard and engine ([`tools::Engine`]) as an MCP call.
+//! Setting flags (`--timeout 60`, `--osquery-path=…`) may stand anywhere
+//! among the arguments, in every mode.
 //!
 //! Exit codes: 0 success / healthy, 1 tool error / degraded / server failure,
 //! 2 usage or configuration error.
@@ -11,19 +13,26 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
-use crate::config::{Config, SERVER, SETTINGS};
+use crate::config::{Config, Flags, SERVER, SETTINGS};
+use crate::guard::DENIED_TABLES;
 use crate::ops::health;
 use crate::osquery::{Control, PrivateHome, Row};
 use crate::tools::{Engine, Outcome};
 use crate::{logging, server, tools};
+
+mod settings;
 
 const NAME: &str = SERVER.name;
 /// Cells wider than this are cut in `--table` output.
 const MAX_CELL: usize = 60;
 
 pub fn run(args: &[String]) -> ExitCode {
+    let (flags, args) = match Flags::take(args) {
+        Ok(taken) => taken,
+        Err(e) => return config_error(&e.to_string()),
+    };
     match args.first().map(String::as_str) {
-        None => serve(),
+        None => serve(&flags),
         Some("--version" | "-V") if args.len() == 1 => {
             println!("{NAME} {}", SERVER.version);
             ExitCode::SUCCESS
@@ -32,8 +41,8 @@ pub fn run(args: &[String]) -> ExitCode {
             print!("{}", help());
             ExitCode::SUCCESS
         }
-        Some("--health") if args.len() == 1 => health(),
-        Some("call") => call(&args[1..]),
+        Some("--health") if args.len() == 1 => health(&flags),
+        Some("call") => call(&args[1..], &flags),
         Some(other) => usage(&format!("unknown argument {other:?}")),
     }
 }
@@ -46,14 +55,14 @@ pub fn help() -> String {
     let lines = [
         "USAGE:".to_string(),
         format!(
-            "    {NAME}                  serve MCP (JSON-RPC, one message per line) on stdin/stdout"
+            "    {NAME} [SETTINGS]           serve MCP (JSON-RPC, one message per line) on stdin/stdout"
         ),
-        format!("    {NAME} call TOOL ['{{\"json\":\"args\"}}'] [--table]"),
+        format!("    {NAME} [SETTINGS] call TOOL ['{{\"json\":\"args\"}}'] [--table]"),
         "        run one tool with the same validation, guard and limits as an MCP call;".into(),
         "        print its rows as JSON on stdout (or an aligned table with --table)".into(),
-        format!("    {NAME} --health         print the health report as JSON"),
-        format!("    {NAME} --version        print the version"),
-        format!("    {NAME} --help           print this help"),
+        format!("    {NAME} [SETTINGS] --health  print the health report as JSON"),
+        format!("    {NAME} --version            print the version"),
+        format!("    {NAME} --help               print this help"),
         String::new(),
         "TOOLS:".into(),
     ];
@@ -65,9 +74,29 @@ pub fn help() -> String {
     for t in tools::TOOLS {
         h.push_str(&format!("    {:width$}  {}\n", t.id, t.title));
     }
-    h.push_str("\nENVIRONMENT (default in brackets):\n");
-    for s in SETTINGS {
-        h.push_str(&format!("    {:22} [{}] {}\n", s.name, s.default, s.help));
+    h.push_str(concat!(
+        "\nSETTINGS: a flag (--flag VALUE or --flag=VALUE, anywhere on the command line)\n",
+        "or its environment variable; a flag wins. Default in brackets.\n",
+    ));
+    let flags: Vec<String> = SETTINGS.iter().map(|s| s.flag()).collect();
+    let fw = flags.iter().map(String::len).max().unwrap_or(0);
+    let vw = SETTINGS.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for (s, flag) in SETTINGS.iter().zip(&flags) {
+        h.push_str(&format!(
+            "    {flag:fw$}  {:vw$}  [{}] {}\n",
+            s.name, s.default, s.help
+        ));
+    }
+    h.push_str(
+        "\nDENIED TABLES: custom_query never reads these (--deny-tables adds more;\n-name re-opens one, with a warning at start):\n",
+    );
+    let names: Vec<String> = DENIED_TABLES
+        .iter()
+        .map(|t| t.names().collect::<Vec<_>>().join(", "))
+        .collect();
+    let nw = names.iter().map(String::len).max().unwrap_or(0);
+    for (t, names) in DENIED_TABLES.iter().zip(&names) {
+        h.push_str(&format!("    {names:nw$}  {}\n", t.reason));
     }
     h.push_str(concat!(
         "\nEXIT STATUS:\n",
@@ -75,7 +104,7 @@ pub fn help() -> String {
         "    1  call: the tool failed (the error is on stderr); --health: degraded;\n",
         "       serving: the server failed\n",
         "    2  usage error (unknown option or tool, call arguments that are not a\n",
-        "       JSON object) or an invalid environment variable\n",
+        "       JSON object) or an invalid setting (flag or environment variable)\n",
         "\nEXAMPLES:\n",
     ));
     h.push_str(&format!("    {NAME} call processes '{{\"limit\":3}}'\n"));
@@ -83,7 +112,7 @@ pub fn help() -> String {
         "    {NAME} call custom_query '{{\"sql\":\"SELECT name, pid FROM processes LIMIT 5\"}}' --table\n"
     ));
     h.push_str(&format!(
-        "    OSQUERY_PATH=/opt/osquery/bin/osqueryd {NAME} --health\n"
+        "    {NAME} --osquery-path /opt/osquery/bin/osqueryd --timeout 60 --health\n"
     ));
     h
 }
@@ -93,19 +122,35 @@ fn usage(why: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn load_config() -> Result<Config, ExitCode> {
-    Config::from_env().map_err(|e| {
-        eprintln!("{NAME}: {e}");
-        ExitCode::from(2)
-    })
+fn config_error(why: &str) -> ExitCode {
+    eprintln!("{NAME}: {why}");
+    ExitCode::from(2)
 }
 
-fn serve() -> ExitCode {
-    let config = match load_config() {
+fn load_config(flags: &Flags) -> Result<Config, ExitCode> {
+    settings::load(flags).map_err(|why| config_error(&why))
+}
+
+/// Logs what start-up has to say about the configuration (logging is up).
+fn warn_about(config: &Config, flags: &Flags) {
+    for w in settings::table_warnings(config, flags) {
+        log::warn!("{w}");
+    }
+}
+
+fn serve(flags: &Flags) -> ExitCode {
+    let config = match load_config(flags) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if stdin_is_a_terminal() {
+        // A person, not a client: say what the silence means.
+        eprintln!(
+            "{NAME}: waiting for MCP JSON-RPC messages from a client on stdin, one per line (Ctrl-D stops); by hand, use `{NAME} call TOOL` or `{NAME} --health`, see `{NAME} --help`"
+        );
+    }
     logging::init(config.log_level);
+    warn_about(&config, flags);
     match server::serve(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -115,22 +160,33 @@ fn serve() -> ExitCode {
     }
 }
 
+fn stdin_is_a_terminal() -> bool {
+    unsafe extern "C" {
+        fn isatty(fd: std::ffi::c_int) -> std::ffi::c_int;
+    }
+    // SAFETY: isatty only inspects descriptor 0, which may be closed (then it
+    // returns 0); it touches no memory of ours.
+    unsafe { isatty(0) == 1 }
+}
+
 /// One-shot modes print their result on stdout; stderr stays quiet unless
-/// something is worth a warning, or LOG_LEVEL asks for more.
-fn init_quiet_logging(config: &Config) {
-    let asked = std::env::var("LOG_LEVEL").is_ok_and(|v| !v.trim().is_empty());
+/// something is worth a warning, or the log level was asked for.
+fn init_quiet_logging(config: &Config, flags: &Flags) {
+    let asked = flags.get("LOG_LEVEL").is_some()
+        || std::env::var("LOG_LEVEL").is_ok_and(|v| !v.trim().is_empty());
     logging::init(if asked {
         config.log_level
     } else {
         log::LevelFilter::Warn
     });
+    warn_about(config, flags);
 }
 
 /// What a one-shot mode needs to run osqueryi: the engine a worker would
 /// use (its HOME lives as long as the returned guard).
-fn one_shot() -> Result<(Config, Engine, PrivateHome), ExitCode> {
-    let config = load_config()?;
-    init_quiet_logging(&config);
+fn one_shot(flags: &Flags) -> Result<(Config, Engine, PrivateHome), ExitCode> {
+    let config = load_config(flags)?;
+    init_quiet_logging(&config, flags);
     let home = PrivateHome::create().map_err(|e| {
         eprintln!("{NAME}: could not create a private HOME for osqueryi: {e}");
         ExitCode::FAILURE
@@ -139,8 +195,8 @@ fn one_shot() -> Result<(Config, Engine, PrivateHome), ExitCode> {
     Ok((config, engine, home))
 }
 
-fn health() -> ExitCode {
-    let (config, engine, _home) = match one_shot() {
+fn health(flags: &Flags) -> ExitCode {
+    let (config, engine, _home) = match one_shot(flags) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -153,7 +209,7 @@ fn health() -> ExitCode {
     }
 }
 
-fn call(args: &[String]) -> ExitCode {
+fn call(args: &[String], flags: &Flags) -> ExitCode {
     let table = args.iter().any(|a| a == "--table");
     let positional: Vec<&String> = args.iter().filter(|a| *a != "--table").collect();
     if let Some(flag) = positional.iter().find(|a| a.starts_with("--")) {
@@ -171,7 +227,7 @@ fn call(args: &[String]) -> ExitCode {
         Some(Ok(_)) => return usage("the arguments must be a JSON object, e.g. '{\"limit\":3}'"),
         Some(Err(e)) => return usage(&format!("the arguments are not valid JSON: {e}")),
     };
-    let (_config, engine, _home) = match one_shot() {
+    let (_config, engine, _home) = match one_shot(flags) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -311,11 +367,28 @@ mod tests {
     }
 
     #[test]
-    fn help_lists_every_tool_and_variable() {
+    fn help_lists_every_tool_setting_and_denied_table() {
         let h = help();
         for t in tools::TOOLS {
             assert!(h.contains(t.id), "{}", t.id);
         }
-        assert!(h.contains("OSQUERY_TIMEOUT") && h.contains("EXIT STATUS"));
+        for s in SETTINGS {
+            let line = h
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{} ", s.flag())))
+                .unwrap_or_else(|| panic!("no line for {}", s.flag()));
+            assert!(line.contains(s.name) && line.contains(s.help), "{line}");
+        }
+        for t in DENIED_TABLES {
+            let line = h
+                .lines()
+                .find(|l| {
+                    l.trim_start()
+                        .starts_with(&format!("{} ", t.names().collect::<Vec<_>>().join(", ")))
+                })
+                .unwrap_or_else(|| panic!("no line for {}", t.name));
+            assert!(line.ends_with(t.reason), "{line}");
+        }
+        assert!(h.contains("EXIT STATUS"));
     }
 }

@@ -1,9 +1,15 @@
-//! The environment, read once at start-up into a validated [`Config`], and
-//! what is fixed by design: the server's identity and its sizes.
+//! The settings, read once at start-up from command-line flags and the
+//! environment into a validated [`Config`], and what is fixed by design: the
+//! server's identity and its sizes.
 //!
-//! An invalid value stops start-up with one line naming the variable and the
-//! accepted range (exit status 2): a server that silently fell back to a default
-//! would run on a production host with limits nobody chose.
+//! Every setting is an environment variable and a flag derived from its name
+//! ([`Setting::flag`]); a flag wins. Flags exist for hosts where sudo passes
+//! no environment: a sudoers rule can pin the exact argument list.
+//!
+//! An invalid value stops start-up with one line naming the flag or variable
+//! it came from and the accepted range (exit status 2): a server that silently
+//! fell back to a default would run on a production host with limits nobody
+//! chose.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,8 +38,8 @@ pub const QUEUE_CAPACITY: usize = 64;
 /// The longest custom_query the server accepts, in characters.
 pub const MAX_SQL_CHARS: usize = 10_000;
 
-/// One setting the server reads from its environment: the parser below
-/// reads exactly these (a test checks), and `--help` lists them.
+/// One setting: the parser below reads exactly these (a test checks), each
+/// from its flag or its variable, and `--help` lists them.
 pub struct Setting {
     pub name: &'static str,
     /// As `--help` shows it.
@@ -70,7 +76,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "OSQUERY_DENY_TABLES",
         default: "built-in list",
-        help: "comma-separated tables custom_query may not read",
+        help: "comma-separated tables custom_query may not read, added to the built-in list; -name re-opens a built-in one (logged as a warning)",
     },
     Setting {
         name: "OSQUERY_ALLOW_TABLES",
@@ -80,7 +86,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "REDACT",
         default: "1",
-        help: "0 to stop masking values that look like secrets",
+        help: "0 (or false, no, off) to stop masking values that look like secrets",
     },
     Setting {
         name: "OSQUERY_NICE",
@@ -99,6 +105,91 @@ pub const SETTINGS: &[Setting] = &[
     },
 ];
 
+/// Settings whose flag keeps the `OSQUERY_` prefix: `--path` would not say
+/// whose path.
+const FLAG_KEEPS_PREFIX: &[&str] = &["OSQUERY_PATH"];
+
+impl Setting {
+    /// The flag: the name in kebab case, without the `OSQUERY_` prefix that
+    /// only namespaces the environment (`OSQUERY_TIMEOUT` → `--timeout`,
+    /// `RATE_LIMIT` → `--rate-limit`), except where that would be unclear
+    /// (`--osquery-path`).
+    pub fn flag(&self) -> String {
+        let base = match self.name.strip_prefix("OSQUERY_") {
+            Some(rest) if !FLAG_KEEPS_PREFIX.contains(&self.name) => rest,
+            _ => self.name,
+        };
+        format!("--{}", base.to_ascii_lowercase().replace('_', "-"))
+    }
+}
+
+/// Settings given as flags, by setting name, in the order given.
+#[derive(Debug, Default, PartialEq)]
+pub struct Flags(Vec<(&'static str, String)>);
+
+impl Flags {
+    /// Takes the setting flags out of `args`, in either form (`--timeout 60`,
+    /// `--timeout=60`) and anywhere among them; returns the other arguments in
+    /// their order. A flag without a value, or given twice, is an error naming
+    /// it. A separate value may not start with `--`: that is the next flag, and
+    /// the value is missing.
+    pub fn take(args: &[String]) -> Result<(Flags, Vec<String>), ConfigError> {
+        let mut flags = Flags::default();
+        let mut rest = Vec::new();
+        let mut args = args.iter().peekable();
+        while let Some(arg) = args.next() {
+            let (key, inline) = match arg.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (arg.as_str(), None),
+            };
+            let Some(setting) = SETTINGS
+                .iter()
+                .find(|s| key.starts_with("--") && s.flag() == key)
+            else {
+                rest.push(arg.clone());
+                continue;
+            };
+            let value = match inline {
+                Some(v) => Some(v.to_string()),
+                None => args.next_if(|v| !v.starts_with("--")).cloned(),
+            };
+            let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+                return Err(ConfigError(format!(
+                    "{key} needs a value: {}",
+                    setting.help
+                )));
+            };
+            if flags.get(setting.name).is_some() {
+                return Err(ConfigError(format!("{key} is given twice")));
+            }
+            flags.0.push((setting.name, value));
+        }
+        Ok((flags, rest))
+    }
+
+    /// The value given for the setting named `name` (`OSQUERY_TIMEOUT`).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// An error about a setting names the flag when the value came from it:
+    /// every message starts with the variable's name (a test checks).
+    fn name_the_flag(&self, e: ConfigError) -> ConfigError {
+        for (name, _) in &self.0 {
+            if let Some(rest) = e.0.strip_prefix(name)
+                && rest.starts_with(['=', ' '])
+                && let Some(s) = SETTINGS.iter().find(|s| s.name == *name)
+            {
+                return ConfigError(format!("{}{rest}", s.flag()));
+            }
+        }
+        e
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `OSQUERY_PATH` when set; otherwise the binary is searched per call.
@@ -108,6 +199,7 @@ pub struct Config {
     /// Tool calls per minute; 0 turns the limit off.
     pub rate_limit: u32,
     pub log_level: log::LevelFilter,
+    /// Changes to the built-in deny list: `name` adds, `-name` re-opens.
     pub deny_tables: Option<Vec<String>>,
     pub allow_tables: Option<Vec<String>>,
     pub redact: bool,
@@ -129,8 +221,14 @@ impl std::fmt::Display for ConfigError {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|k| std::env::var(k).ok())
+    /// The configuration from `flags`, then the variables `env` gives
+    /// (`std::env::var`; tests pass a map).
+    pub fn from_flags_and(
+        flags: &Flags,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| flags.get(k).map(str::to_string).or_else(|| env(k)))
+            .map_err(|e| flags.name_the_flag(e))
     }
 
     /// Builds the configuration from any variable source (tests pass a map).
@@ -158,14 +256,9 @@ impl Config {
             None => log::LevelFilter::Info,
             Some(v) => parse_level(&v)?,
         };
-        let redact = match set("REDACT").as_deref().map(str::trim) {
-            None | Some("1") | Some("true") | Some("on") => true,
-            Some("0") | Some("false") | Some("off") => false,
-            Some(other) => {
-                return Err(ConfigError(format!(
-                    "REDACT={other:?} is invalid: use 1 (default, mask secrets) or 0"
-                )));
-            }
+        let redact = match set("REDACT") {
+            None => true,
+            Some(v) => parse_bool(&v, "REDACT")?,
         };
         let child_nice = match set("OSQUERY_NICE") {
             None => 10,
@@ -209,10 +302,10 @@ impl Config {
             rate_limit: rate_limit as u32,
             log_level,
             deny_tables: set("OSQUERY_DENY_TABLES")
-                .map(|v| parse_tables(&v, "OSQUERY_DENY_TABLES"))
+                .map(|v| parse_tables(&v, "OSQUERY_DENY_TABLES", true))
                 .transpose()?,
             allow_tables: set("OSQUERY_ALLOW_TABLES")
-                .map(|v| parse_tables(&v, "OSQUERY_ALLOW_TABLES"))
+                .map(|v| parse_tables(&v, "OSQUERY_ALLOW_TABLES", false))
                 .transpose()?,
             redact,
         })
@@ -241,13 +334,38 @@ fn parse_level(raw: &str) -> Result<log::LevelFilter, ConfigError> {
     }
 }
 
-fn parse_tables(raw: &str, name: &str) -> Result<Vec<String>, ConfigError> {
-    let mut tables = Vec::new();
+/// The usual spellings, any case.
+fn parse_bool(raw: &str, name: &str) -> Result<bool, ConfigError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError(format!(
+            "{name}={raw:?} is invalid: use 1, true, yes or on, or 0, false, no or off (any case)"
+        ))),
+    }
+}
+
+/// Comma-separated table names; with `reopen`, a name may start with `-`
+/// (OSQUERY_DENY_TABLES: re-open a built-in entry).
+fn parse_tables(raw: &str, name: &str, reopen: bool) -> Result<Vec<String>, ConfigError> {
+    let mut tables: Vec<String> = Vec::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let ok = part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let table = if reopen {
+            part.strip_prefix('-').unwrap_or(part)
+        } else {
+            part
+        };
+        let ok = !table.is_empty() && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
+            let expected = if reopen {
+                "comma-separated table names (letters, digits, _), each -name re-opening a built-in one"
+            } else if table.starts_with('-') {
+                "comma-separated table names; -name re-opens a denied table only in OSQUERY_DENY_TABLES (--deny-tables)"
+            } else {
+                "comma-separated table names (letters, digits, _)"
+            };
             return Err(ConfigError(format!(
-                "{name} contains {part:?}: expected comma-separated table names (letters, digits, _)"
+                "{name} contains {part:?}: expected {expected}"
             )));
         }
         tables.push(part.to_ascii_lowercase());
@@ -309,6 +427,161 @@ mod tests {
             let err = config(&[(k, v)]).expect_err(v);
             assert!(err.0.starts_with(k), "{err}");
         }
+    }
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn with_flags(list: &[&str], vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let (flags, rest) = Flags::take(&args(list))?;
+        assert!(rest.is_empty(), "{rest:?}");
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_flags_and(&flags, |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn every_setting_has_a_distinct_kebab_case_flag() {
+        let flags: Vec<String> = SETTINGS.iter().map(Setting::flag).collect();
+        let flag = |name: &str| SETTINGS.iter().find(|s| s.name == name).map(Setting::flag);
+        assert_eq!(flag("OSQUERY_PATH").as_deref(), Some("--osquery-path"));
+        assert_eq!(flag("OSQUERY_TIMEOUT").as_deref(), Some("--timeout"));
+        assert_eq!(
+            flag("MAX_RESPONSE_SIZE").as_deref(),
+            Some("--max-response-size")
+        );
+        assert_eq!(
+            flag("OSQUERY_DENY_TABLES").as_deref(),
+            Some("--deny-tables")
+        );
+        for f in &flags {
+            assert!(f.starts_with("--") && !f.contains('_'), "{f}");
+            assert!(!["--help", "--health", "--version", "--table"].contains(&f.as_str()));
+        }
+        let mut unique = flags.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), flags.len(), "{flags:?}");
+    }
+
+    #[test]
+    fn flags_take_both_forms_anywhere_and_leave_the_rest_in_order() {
+        let (flags, rest) = Flags::take(&args(&[
+            "--timeout",
+            "60",
+            "call",
+            "processes",
+            "--rate-limit=5",
+            "{\"limit\":3}",
+            "--table",
+            "--osquery-path=/opt/osquery/bin/osqueryd",
+        ]))
+        .expect("valid");
+        assert_eq!(rest, ["call", "processes", "{\"limit\":3}", "--table"]);
+        assert_eq!(flags.get("OSQUERY_TIMEOUT"), Some("60"));
+        assert_eq!(flags.get("RATE_LIMIT"), Some("5"));
+        assert_eq!(flags.get("OSQUERY_PATH"), Some("/opt/osquery/bin/osqueryd"));
+        // A value may hold `=` and start with `-` (a re-open).
+        let (flags, _) = Flags::take(&args(&["--deny-tables", "-shadow,users"])).expect("valid");
+        assert_eq!(flags.get("OSQUERY_DENY_TABLES"), Some("-shadow,users"));
+    }
+
+    #[test]
+    fn flags_win_over_the_environment() {
+        let c = with_flags(
+            &["--timeout", "60", "--redact=off"],
+            &[
+                ("OSQUERY_TIMEOUT", "5"),
+                ("RATE_LIMIT", "7"),
+                ("REDACT", "1"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(c.timeout, Duration::from_secs(60));
+        assert_eq!(c.rate_limit, 7);
+        assert!(!c.redact);
+        let c = with_flags(
+            &["--osquery-path", "/x/osqueryi"],
+            &[("OSQUERY_PATH", "/y")],
+        );
+        assert_eq!(
+            c.expect("valid").osquery_path,
+            Some(PathBuf::from("/x/osqueryi"))
+        );
+    }
+
+    #[test]
+    fn a_missing_repeated_or_invalid_flag_value_is_one_line_naming_the_flag() {
+        for (list, says) in [
+            (
+                &["--timeout"][..],
+                "--timeout needs a value: seconds per query",
+            ),
+            (&["--timeout="], "--timeout needs a value"),
+            (&["--timeout", " "], "--timeout needs a value"),
+            (
+                &["--osquery-path", "--timeout", "5"],
+                "--osquery-path needs a value",
+            ),
+            (&["--redact", "1", "--redact=0"], "--redact is given twice"),
+            (
+                &["--timeout", "abc"],
+                "--timeout=\"abc\" is invalid: expected an integer from 1 to 3600",
+            ),
+            (
+                &["--redact", "maybe"],
+                "--redact=\"maybe\" is invalid: use 1, true, yes or on",
+            ),
+            (&["--log-level=loud"], "--log-level=\"loud\" is invalid"),
+            (&["--deny-tables", "a;b"], "--deny-tables contains \"a;b\""),
+            (
+                &["--allow-tables", "-users"],
+                "--allow-tables contains \"-users\": expected comma-separated table names; -name re-opens",
+            ),
+        ] {
+            let err = with_flags(list, &[]).expect_err(says);
+            assert!(err.0.starts_with(says), "{list:?}: {err}");
+            assert!(!err.0.contains('\n'), "{err}");
+        }
+        // The environment's own errors still name the variable.
+        let err = with_flags(&[], &[("OSQUERY_TIMEOUT", "abc")]).expect_err("invalid");
+        assert!(err.0.starts_with("OSQUERY_TIMEOUT=\"abc\""), "{err}");
+    }
+
+    #[test]
+    fn redact_takes_the_usual_boolean_spellings_in_any_case() {
+        for (v, on) in [
+            ("1", true),
+            ("TRUE", true),
+            ("Yes", true),
+            ("on", true),
+            (" 0 ", false),
+            ("false", false),
+            ("NO", false),
+            ("Off", false),
+        ] {
+            assert_eq!(config(&[("REDACT", v)]).expect(v).redact, on, "{v}");
+        }
+        let err = config(&[("REDACT", "2")]).expect_err("2");
+        for spelling in ["1", "true", "yes", "on", "0", "false", "no", "off"] {
+            assert!(err.0.contains(spelling), "{err}");
+        }
+    }
+
+    #[test]
+    fn deny_entries_may_re_open_and_allow_entries_may_not() {
+        let c = config(&[("OSQUERY_DENY_TABLES", "-Shell_History, users")]).expect("valid");
+        assert_eq!(
+            c.deny_tables,
+            Some(vec!["-shell_history".into(), "users".into()])
+        );
+        for bad in ["-", "--shadow", "-a b"] {
+            assert!(config(&[("OSQUERY_DENY_TABLES", bad)]).is_err(), "{bad}");
+        }
+        assert!(config(&[("OSQUERY_ALLOW_TABLES", "-users")]).is_err());
     }
 
     #[test]

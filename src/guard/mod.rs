@@ -25,47 +25,15 @@ use std::fmt;
 
 use lexer::{Token, TokenKind, tokenize};
 
+mod denied;
 pub mod lexer;
+mod policy;
+
+pub use denied::{DENIED_TABLES, DeniedTable, built_in};
+pub use policy::{TablePolicy, check_changes};
 
 /// Longest query accepted, in characters (SPEC §4).
 pub const MAX_QUERY_CHARS: usize = 10_000;
-
-/// Tables an untrusted caller never gets (see `reference/osquery.md`): they reach
-/// the network, read or parse arbitrary files, carve files off the host, or
-/// hold secrets. Real osquery table names, so the list doubles as osqueryi's
-/// `--disable_tables`.
-pub const DEFAULT_DENY_TABLES: &[&str] = &[
-    "curl",
-    "curl_certificate",
-    "carves",
-    "shadow",
-    "sudoers",
-    "known_hosts",
-    "kernel_keys",
-    "msr",
-    "yara",
-    "yara_file",
-    "yara_process",
-    "yara_events",
-    "hash",
-    "magic",
-    "extended_attributes",
-    "augeas",
-    "process_envs",
-    "docker_container_envs",
-    "shell_history",
-    "authorized_keys",
-    "user_ssh_keys",
-    "ssh_configs",
-    "ec2_instance_metadata",
-    "ec2_instance_tags",
-    "azure_instance_metadata",
-    "azure_instance_tags",
-    // Not in the reference list; same reasons: hashes file contents by
-    // device and inode, and cloud identity that hangs off-cloud.
-    "device_hash",
-    "ycloud_instance_metadata",
-];
 
 /// Statement keywords that change state or reach outside the query. `REPLACE`
 /// is handled separately because `replace(…)` is an ordinary string function.
@@ -102,76 +70,6 @@ pub const FORBIDDEN_FUNCTIONS: &[&str] = &[
     "sleep",
     "carve",
 ];
-
-/// Which tables a query may read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TablePolicy {
-    deny: Vec<String>,
-    allow: Option<Vec<String>>,
-}
-
-impl Default for TablePolicy {
-    fn default() -> Self {
-        Self::new(None, None)
-    }
-}
-
-impl TablePolicy {
-    /// `deny: None` means [`DEFAULT_DENY_TABLES`]; `allow: None` means every
-    /// table not denied. Names are trimmed and lower-cased (SQLite matches table
-    /// names ASCII case-insensitively); empty names are dropped.
-    pub fn new(deny: Option<Vec<String>>, allow: Option<Vec<String>>) -> Self {
-        let deny = match deny {
-            Some(list) => normalize(list),
-            None => DEFAULT_DENY_TABLES.iter().map(|s| s.to_string()).collect(),
-        };
-        TablePolicy {
-            deny,
-            allow: allow.map(normalize),
-        }
-    }
-
-    /// The denied table names, lower case.
-    pub fn deny(&self) -> &[String] {
-        &self.deny
-    }
-
-    /// The allow list, lower case, if allow-list mode is on.
-    pub fn allow(&self) -> Option<&[String]> {
-        self.allow.as_deref()
-    }
-
-    /// The value for osqueryi's `--disable_tables=` flag.
-    pub fn disable_tables_flag(&self) -> String {
-        self.deny.join(",")
-    }
-
-    /// True if `name` is on the deny list.
-    pub fn is_table_denied(&self, name: &str) -> bool {
-        self.deny.iter().any(|d| d.eq_ignore_ascii_case(name))
-    }
-
-    /// True if a query may read `name`: not denied and, in allow-list mode,
-    /// listed.
-    pub fn is_table_allowed(&self, name: &str) -> bool {
-        !self.is_table_denied(name)
-            && self
-                .allow
-                .as_ref()
-                .is_none_or(|list| list.iter().any(|a| a.eq_ignore_ascii_case(name)))
-    }
-}
-
-fn normalize(list: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(list.len());
-    for name in list {
-        let name = name.trim().to_ascii_lowercase();
-        if !name.is_empty() && !out.contains(&name) {
-            out.push(name);
-        }
-    }
-    out
-}
 
 /// Why a query was refused: the rule it broke and the word that broke it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -638,7 +536,6 @@ fn table_refs(body: &[Token<'_>]) -> Vec<TableRef> {
 }
 
 fn check_tables(body: &[Token<'_>], ctes: &[Cte], policy: &TablePolicy) -> Result<(), Rejection> {
-    let denied = |t: &Token<'_>| Rejection::new("denied-table", t.text, "");
     // Any identifier spelled like a denied table, wherever it stands: a
     // false positive on a column or alias is the price of no false negative.
     for (i, t) in body.iter().enumerate() {
@@ -648,14 +545,14 @@ fn check_tables(body: &[Token<'_>], ctes: &[Cte], policy: &TablePolicy) -> Resul
             _ => None,
         };
         if name.is_some_and(|n| policy.is_table_denied(&n)) {
-            return Err(denied(t));
+            return Err(denied::refusal(t));
         }
     }
     let refs = table_refs(body);
     for r in &refs {
         let Some(t) = body.get(r.idx) else { continue };
         if policy.is_table_denied(&r.name) {
-            return Err(denied(t));
+            return Err(denied::refusal(t));
         }
         if is_pragma_name(&r.name) {
             return Err(Rejection::new("forbidden-keyword", t.text, ""));
@@ -768,9 +665,16 @@ mod tests {
                 .map(|r| r.to_string())
                 .unwrap_or_default()
         };
-        assert_eq!(
-            msg("SELECT * FROM curl"),
-            "query rejected by rule 'denied-table': curl"
+        assert!(msg("SELECT * FROM curl").starts_with(
+            "query rejected by rule 'denied-table': curl (curl is a table this server refuses"
+        ));
+        assert!(
+            msg("SELECT path, hash FROM file")
+                .contains("wherever it appears, as a table, column or alias")
+        );
+        assert!(
+            msg("SELECT * FROM deb_packages WHERE name = \"curl\"")
+                .contains("use single quotes: 'curl'")
         );
         assert!(
             msg("DELETE FROM t").starts_with("query rejected by rule 'forbidden-keyword': DELETE")
@@ -791,26 +695,22 @@ mod tests {
     }
 
     #[test]
-    fn custom_deny_list_replaces_the_default() {
-        let p = TablePolicy::new(Some(vec![" Mounts ".into(), String::new()]), None);
-        assert_eq!(p.deny(), ["mounts"]);
-        assert_eq!(p.disable_tables_flag(), "mounts");
+    fn the_operator_grows_the_deny_list_and_re_opens_only_what_it_names() {
+        let p = TablePolicy::new(Some(vec![" Mounts ".into(), "-augeas".into()]), None);
         assert_eq!(rule("SELECT * FROM MOUNTS", &p), Some("denied-table"));
-        assert_eq!(rule("SELECT * FROM curl", &p), None);
+        assert_eq!(rule("SELECT * FROM shadow", &p), Some("denied-table"));
+        assert_eq!(rule("SELECT * FROM configurations", &p), None);
         // Functions and keywords stay forbidden whatever the table policy.
         assert_eq!(rule("SELECT sleep(1)", &p), Some("forbidden-function"));
-        let none = TablePolicy::new(Some(vec![]), None);
-        assert_eq!(none.disable_tables_flag(), "");
-        assert_eq!(rule("SELECT * FROM shadow", &none), None);
-    }
-
-    #[test]
-    fn default_policy_flag_lists_every_denied_table() {
-        let p = TablePolicy::default();
-        assert_eq!(p.disable_tables_flag(), DEFAULT_DENY_TABLES.join(","));
-        assert!(p.is_table_denied("CURL"));
-        assert!(!p.is_table_allowed("shadow"));
-        assert!(p.is_table_allowed("processes"));
+        let d = TablePolicy::default();
+        for sql in [
+            "SELECT * FROM configurations",
+            "SELECT * FROM yara WHERE path = '/etc/passwd'",
+            "SELECT env_variables FROM docker_containers",
+            "SELECT key, value FROM lxd_instance_config",
+        ] {
+            assert_eq!(rule(sql, &d), Some("denied-table"), "{sql}");
+        }
     }
 
     #[test]

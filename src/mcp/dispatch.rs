@@ -165,7 +165,7 @@ impl Session {
             }
         };
         let Some(tool) = tools::find(&name) else {
-            return refuse(id, Outcome::Rejected, format!("Unknown tool: {name}"));
+            return refuse(id, Outcome::Rejected, tools::unknown_tool(&name));
         };
         let plan = match tools::plan(tool, &args, &self.policy) {
             Ok(plan) => plan,
@@ -173,9 +173,9 @@ impl Session {
         };
         if let Err(wait) = self.rate.try_acquire(Instant::now()) {
             let why = format!(
-                "rate limit of {} tool calls per minute reached; retry in {} seconds",
-                self.rate_limit,
-                wait.as_secs().max(1)
+                "rate limit of {} per minute reached; retry in {}",
+                tools::count(self.rate_limit as usize, "tool call"),
+                tools::count(wait.as_secs().max(1) as usize, "second")
             );
             return refuse(id, Outcome::RateLimited, why);
         }

@@ -53,9 +53,10 @@ pub fn list() -> Value {
     ]})
 }
 
-/// The `resources/read` result holding `body`.
-pub fn contents(resource: Resource, body: &Value) -> Value {
-    let text = serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string());
+/// The `resources/read` result holding `body` (its keys in its own order), as
+/// compact JSON: a model pays for every byte of indentation.
+pub fn contents(resource: Resource, body: &impl serde::Serialize) -> Value {
+    let text = serde_json::to_string(body).unwrap_or_default();
     json!({ "contents": [{ "uri": resource.uri(), "mimeType": MIME, "text": text }] })
 }
 
@@ -71,8 +72,9 @@ mod tests {
             let uri = r["uri"].as_str().unwrap_or_default();
             let found = Resource::find(uri).expect("a listed uri is found");
             assert_eq!(found.uri(), uri);
-            let read = contents(found, &json!({"a": 1}));
+            let read = contents(found, &json!({"a": 1, "b": [1, 2]}));
             assert_eq!(read["contents"][0]["uri"], uri);
+            assert_eq!(read["contents"][0]["text"], r#"{"a":1,"b":[1,2]}"#);
         }
         assert_eq!(Resource::find("osquery://nope"), None);
     }

@@ -243,6 +243,7 @@ mod tests {
             row_count: 0,
             sql: None,
             sources: None,
+            table: None,
             truncated: false,
         }
     }

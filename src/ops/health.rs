@@ -1,5 +1,6 @@
 //! Health: is osqueryi there, which version, does it answer a trivial query
-//! within the timeout, and which limits are in force. Shared by
+//! within the timeout, which limits are in force and which tables are
+//! denied (and why), or re-opened by the operator. Shared by
 //! `--health` on the command line and the `osquery://server/health` resource.
 //!
 //! A check runs osqueryi twice, so it may take up to twice the timeout: the
@@ -7,9 +8,11 @@
 
 use std::time::Instant;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::{Config, MAX_SQL_CHARS, QUEUE_CAPACITY, SERVER, WORKERS};
+use crate::guard::{TablePolicy, built_in};
 use crate::osquery::{Control, RunError, Runner};
 use crate::tools::Engine;
 
@@ -20,7 +23,75 @@ pub const PROBE_SQL: &str = "SELECT 1 AS ok;";
 #[derive(Debug)]
 pub struct HealthReport {
     pub healthy: bool,
-    pub body: Value,
+    pub body: Body,
+}
+
+/// The report, its keys in the order a person reads it (serde_json's maps
+/// would sort them): the verdict and why, what was checked, then the
+/// settings, the long table list last.
+#[derive(Debug, Serialize)]
+pub struct Body {
+    pub status: &'static str,
+    pub reasons: Vec<String>,
+    pub server: Server,
+    pub uptime_seconds: u64,
+    pub osqueryi: Value,
+    pub limits: Value,
+    pub tables: Tables,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Server {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+/// Which tables custom_query may read, and why the others not.
+#[derive(Debug, Serialize)]
+pub struct Tables {
+    /// Built-in denied tables the operator re-opened.
+    pub reopened: Vec<Denied>,
+    pub denied: Vec<Denied>,
+    /// The allow list, when allow-list mode is on.
+    pub allowed: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Denied {
+    pub table: String,
+    pub reason: String,
+}
+
+impl Tables {
+    fn of(policy: &TablePolicy) -> Tables {
+        let reopened = policy
+            .reopened()
+            .iter()
+            .flat_map(|t| {
+                t.names().map(|name| Denied {
+                    table: name.to_string(),
+                    reason: t.reason.to_string(),
+                })
+            })
+            .collect();
+        let denied = policy
+            .deny()
+            .iter()
+            .map(|name| Denied {
+                table: name.clone(),
+                reason: match built_in(name) {
+                    Some(t) if t.name == name => t.reason.to_string(),
+                    Some(t) => format!("osquery's alias of {}: {}", t.name, t.reason),
+                    None => "added by the operator (--deny-tables, OSQUERY_DENY_TABLES)".into(),
+                },
+            })
+            .collect();
+        Tables {
+            reopened,
+            denied,
+            allowed: policy.allow().map(<[String]>::to_vec),
+        }
+    }
 }
 
 /// Runs the check now (blocking for up to twice the timeout).
@@ -53,23 +124,21 @@ pub fn check(config: &Config, engine: &Engine, started: Instant) -> HealthReport
         }
     }
     let healthy = reasons.is_empty();
-    let denied: Vec<&str> = runner
-        .disable_tables
-        .split(',')
-        .filter(|t| !t.is_empty())
-        .collect();
-    let body = json!({
-        "status": if healthy { "healthy" } else { "degraded" },
-        "reasons": reasons,
-        "server": { "name": SERVER.name, "version": SERVER.version },
-        "uptime_seconds": started.elapsed().as_secs(),
-        "osqueryi": {
+    let body = Body {
+        status: if healthy { "healthy" } else { "degraded" },
+        reasons,
+        server: Server {
+            name: SERVER.name,
+            version: SERVER.version,
+        },
+        uptime_seconds: started.elapsed().as_secs(),
+        osqueryi: json!({
             "found": path.is_some(),
             "path": path.map(|p| p.display().to_string()),
             "version": version,
             "query": query,
-        },
-        "limits": {
+        }),
+        limits: json!({
             "timeout_seconds": runner.timeout.as_secs(),
             "max_response_size_bytes": runner.max_output,
             "rate_limit_per_minute": config.rate_limit,
@@ -79,10 +148,9 @@ pub fn check(config: &Config, engine: &Engine, started: Instant) -> HealthReport
             "child_nice": runner.limits.nice,
             "child_memory_bytes": runner.limits.address_space_bytes,
             "child_cpu_seconds": runner.limits.cpu_seconds,
-            "denied_tables": denied,
-            "allowed_tables": config.allow_tables,
             "redact": config.redact,
-        },
-    });
+        }),
+        tables: Tables::of(&engine.policy),
+    };
     HealthReport { healthy, body }
 }

@@ -65,7 +65,10 @@ impl std::fmt::Display for RunError {
                 "osqueryi not found at {} (OSQUERY_PATH names a missing or non-executable file)",
                 p.display()
             ),
-            RunError::Timeout(t) => write!(f, "Query timed out after {} seconds", t.as_secs()),
+            RunError::Timeout(t) => {
+                let s = if t.as_secs() == 1 { "" } else { "s" };
+                write!(f, "Query timed out after {} second{s}", t.as_secs())
+            }
             RunError::TooLarge(cap) => write!(
                 f,
                 "osqueryi output exceeded MAX_RESPONSE_SIZE ({cap} bytes); add a LIMIT or select fewer columns"

@@ -32,9 +32,15 @@ pub fn enable_tables_flag(policy: &TablePolicy) -> String {
         return String::new();
     };
     let sources = PACKAGE_SOURCES.iter().chain(SERVICE_SOURCES);
+    // osquery enables real tables: an alias's view exists only when its
+    // table is attached (`yara` needs `yara_file`).
+    let real = allow
+        .iter()
+        .filter_map(|name| crate::table_specs::spec(name).map(|s| s.name));
     let mut names: Vec<&str> = allow
         .iter()
         .map(String::as_str)
+        .chain(real)
         .chain(FIXED_TABLES.iter().copied())
         .chain(sources.map(|s| s.table))
         .collect();
@@ -52,10 +58,14 @@ mod tests {
     #[test]
     fn allow_list_mode_enables_the_list_and_what_the_fixed_tools_read() {
         assert_eq!(enable_tables_flag(&TablePolicy::default()), "");
-        let policy = TablePolicy::new(None, Some(vec!["Zzz_table".into()]));
+        let policy = TablePolicy::new(None, Some(vec!["Zzz_table".into(), "yara".into()]));
         let flag = enable_tables_flag(&policy);
         let names: Vec<&str> = flag.split(',').collect();
         assert!(names.contains(&"zzz_table") && names.contains(&"deb_packages"));
+        assert!(
+            names.contains(&"yara") && names.contains(&"yara_file"),
+            "{flag}"
+        );
         assert!(!names.contains(&"shadow"));
         assert!(names.windows(2).all(|w| w[0] < w[1]), "{flag}");
         // Every other fixed query passes a guard that allows only the enabled

@@ -14,8 +14,9 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::describe::{self, TableRules};
 use super::queries::{self, PACKAGE_SOURCES, REGISTRY_SQL, SERVICE_SOURCES, Source};
-use super::{LIMIT_MAX, Outcome, Plan, ToolName, enrich};
+use super::{LIMIT_MAX, Outcome, Plan, ToolName, count, enrich, hints};
 use crate::config::{Config, WORKERS};
 use crate::guard::TablePolicy;
 use crate::osquery::{ChildLimits, Control, Osqueryi, Row, RunError, Runner, Slots};
@@ -56,6 +57,9 @@ pub struct StructuredMeta {
     /// installed_packages, running_services: the tables the rows came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<&'static str>>,
+    /// describe_table: osquery's rules for the table, when its specs know it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<TableRules>,
     pub truncated: bool,
 }
 
@@ -83,7 +87,7 @@ impl From<RunError> for Failure {
             _ => Outcome::ToolError,
         };
         Failure {
-            message: e.to_string(),
+            message: hints::run_error(&e),
             outcome,
         }
     }
@@ -93,6 +97,9 @@ impl From<RunError> for Failure {
 struct Raw {
     rows: Vec<Row>,
     sources: Option<Vec<&'static str>>,
+    table: Option<TableRules>,
+    /// A line for the reader about the rows (describe_table's rules).
+    note: Option<String>,
     /// osquery's own warnings, for the log.
     warnings: Vec<String>,
 }
@@ -102,6 +109,8 @@ impl Raw {
         Raw {
             rows,
             sources: None,
+            table: None,
+            note: None,
             warnings: Vec::new(),
         }
     }
@@ -153,17 +162,21 @@ impl Engine {
             crate::redact::redact_rows(&mut rows);
         }
         let truncated = rows.len() < total;
-        let note = truncated.then(|| {
-            self.masked(format!(
-                "showing the first {} rows of {tool}; more exist: raise `limit` (up to {LIMIT_MAX}) to see them",
-                rows.len(),
+        let note = if truncated {
+            Some(format!(
+                "showing the first {} of {tool}; more exist: raise `limit` (up to {LIMIT_MAX}) to see them",
+                count(rows.len(), "row"),
             ))
-        });
+        } else {
+            raw.note
+        };
+        let note = note.map(|n| self.masked(n));
         let meta = StructuredMeta {
             elapsed_ms: started.elapsed().as_millis() as u64,
             row_count: rows.len(),
             sql: (plan.tool == ToolName::CustomQuery).then(|| plan.sql.clone()),
             sources: raw.sources,
+            table: raw.table,
             truncated,
         };
         Ok(Fetched { rows, meta, note })
@@ -188,25 +201,41 @@ impl Engine {
                     .iter()
                     .filter(|t| self.policy.is_table_allowed(t))
                     .filter(|t| plan.pattern.as_deref().is_none_or(|p| t.contains(p)))
-                    .map(|t| row(json!({ "name": t })))
+                    .map(|t| {
+                        if crate::table_specs::is_event_table(t) {
+                            row(json!({ "event": "true", "name": t }))
+                        } else {
+                            row(json!({ "name": t }))
+                        }
+                    })
                     .collect();
                 Ok(Raw::rows(rows))
             }
             ToolName::DescribeTable => {
                 // plan() already refused tables outside the policy.
                 let table = plan.table.as_deref().unwrap_or_default();
-                let raw = self.run(&plan.sql, control)?;
+                let mut raw = self.run(&plan.sql, control)?;
                 if raw.rows.is_empty() {
                     return Err(Failure::tool_error(format!(
                         "no such table: {table}; use list_tables"
                     )));
                 }
+                raw.table = describe::rules(table);
+                raw.note = Some(describe::note(table, raw.table.as_ref()));
                 Ok(raw)
             }
             ToolName::InstalledPackages => {
-                self.narrowed(control, PACKAGE_SOURCES, "package tables")
+                // One row more than the limit, as plan() asked, so the cut shows.
+                let rows = plan.limit.unwrap_or(LIMIT_MAX as usize) + 1;
+                let sql = |present: &[&Source]| {
+                    queries::packages_sql(present.iter().copied(), plan.pattern.as_deref(), rows)
+                };
+                self.narrowed(control, PACKAGE_SOURCES, "package tables", sql)
             }
-            ToolName::RunningServices => self.narrowed(control, SERVICE_SOURCES, "service table"),
+            ToolName::RunningServices => {
+                let sql = |present: &[&Source]| queries::union_sql(present.iter().copied());
+                self.narrowed(control, SERVICE_SOURCES, "service table", sql)
+            }
             _ => self.run(&plan.sql, control),
         }
     }
@@ -214,9 +243,8 @@ impl Engine {
     fn run(&self, sql: &str, control: &Control) -> Result<Raw, Failure> {
         let output = self.runner.run(sql, control)?;
         Ok(Raw {
-            rows: output.rows,
-            sources: None,
             warnings: output.warnings,
+            ..Raw::rows(output.rows)
         })
     }
 
@@ -228,6 +256,7 @@ impl Engine {
         control: &Control,
         candidates: &[Source],
         what: &str,
+        sql: impl Fn(&[&Source]) -> String,
     ) -> Result<Raw, Failure> {
         let tables = self.registry(control)?;
         let present: Vec<&Source> = candidates
@@ -242,7 +271,7 @@ impl Engine {
             )));
         }
         let sources = present.iter().map(|s| s.table).collect();
-        let mut raw = self.run(&queries::union_sql(present), control)?;
+        let mut raw = self.run(&sql(&present), control)?;
         raw.sources = Some(sources);
         Ok(raw)
     }

@@ -6,9 +6,11 @@
 //! Nothing here knows JSON-RPC or MCP's result shapes: a call ends as typed
 //! rows and metadata, or a [`Failure`].
 
+mod describe;
 mod enable;
 mod enrich;
 mod fetch;
+mod hints;
 mod plan;
 mod queries;
 mod schema;
@@ -93,13 +95,20 @@ pub struct Tool {
     pub id: &'static str,
     pub title: &'static str,
     pub description: &'static str,
+    /// The arguments it takes besides [`EVERY_TOOL_ARGUMENTS`]; any other is
+    /// refused (`additionalProperties: false` in its schema).
+    pub arguments: &'static [&'static str],
     /// Row fields in the order the rows carry them, and which are required.
     fields: &'static [&'static str],
     required: &'static [&'static str],
 }
 
+/// Arguments every tool takes. The one place a tool-wide argument (paging's
+/// `cursor`) is added: the argument check and the schemas read it.
+pub const EVERY_TOOL_ARGUMENTS: &[&str] = &[];
+
 pub const LIMIT_MAX: i64 = 1000;
-/// Longest `pattern` list_tables accepts.
+/// Longest `pattern` list_tables and `name` installed_packages accept.
 pub const PATTERN_MAX: usize = 64;
 pub const PID_MAX: i64 = 2_147_483_647;
 
@@ -109,6 +118,7 @@ pub const TOOLS: &[Tool] = &[
         id: "system_info",
         title: "System information",
         description: "Hostname, CPU model and core counts, physical memory (bytes), hardware model and UUID of this host (osquery table system_info). One row.",
+        arguments: &[],
         fields: &[
             "computer_name",
             "cpu_brand",
@@ -126,6 +136,7 @@ pub const TOOLS: &[Tool] = &[
         id: "processes",
         title: "Top processes by memory",
         description: "Running processes ordered by resident memory, largest first: pid, name, path, cmdline, state, uid, parent, threads, resident_size and total_size in bytes, plus resident_mib. `limit` (1-1000, default 10) caps the rows.",
+        arguments: &["limit"],
         fields: &[
             "cmdline",
             "name",
@@ -146,6 +157,7 @@ pub const TOOLS: &[Tool] = &[
         id: "users",
         title: "Local user accounts",
         description: "Local user accounts: uid, gid, username, description, home directory and login shell (osquery table users).",
+        arguments: &[],
         fields: &[
             "description",
             "directory",
@@ -161,6 +173,7 @@ pub const TOOLS: &[Tool] = &[
         id: "network_interfaces",
         title: "Network interfaces",
         description: "Network interfaces with MAC address, type, MTU, metric, flags and their IP addresses (comma-separated), from interface_details and interface_addresses.",
+        arguments: &[],
         fields: &[
             "addresses",
             "flags",
@@ -177,6 +190,7 @@ pub const TOOLS: &[Tool] = &[
         id: "network_connections",
         title: "Open network sockets",
         description: "IPv4/IPv6 sockets of processes (listening and connected): pid, protocol and family as numbers with readable protocol_name (tcp/udp) and family_name (ipv4/ipv6), local and remote address and port, TCP state. Sockets of other users need root. `limit` (1-1000, default 20) caps the rows.",
+        arguments: &["limit"],
         fields: &[
             "family",
             "family_name",
@@ -203,6 +217,7 @@ pub const TOOLS: &[Tool] = &[
         id: "open_files",
         title: "Open files",
         description: "Files held open by processes (pid, fd, path), for one process when `pid` is given, else for all processes visible to the server (can be large: prefer a pid).",
+        arguments: &["pid"],
         fields: &["fd", "path", "pid"],
         required: &["pid", "path"],
     },
@@ -210,7 +225,8 @@ pub const TOOLS: &[Tool] = &[
         name: ToolName::DiskUsage,
         id: "disk_usage",
         title: "Mounted filesystems and space",
-        description: "Mounted filesystems with device, type, block counts and inodes, plus total_bytes, available_bytes and used_percent computed from them (osquery table mounts; includes pseudo filesystems such as proc and tmpfs).",
+        description: "Mounted filesystems, fullest first (used_percent as df computes it): device, type, block counts and inodes, plus total_bytes, available_bytes and used_percent (osquery table mounts). Pseudo filesystems with zero blocks (proc, sysfs, …) and read-only images (squashfs snaps, ISO) are left out unless `all` is true.",
+        arguments: &["all"],
         fields: &[
             "available_bytes",
             "blocks",
@@ -231,7 +247,8 @@ pub const TOOLS: &[Tool] = &[
         name: ToolName::InstalledPackages,
         id: "installed_packages",
         title: "Installed packages",
-        description: "Installed packages (name, version, arch) with `source` saying which package manager reported them (deb, rpm; apps and homebrew on macOS).",
+        description: "Installed packages (name, version, arch) with `source` saying which package manager reported them (deb, rpm; apps and homebrew on macOS). `name` keeps packages whose name contains it (case-insensitive), or matches it as an SQL LIKE pattern when it has % or _ (\"lib%\", \"python3._\"). `limit` (1-1000, default 100) caps the rows.",
+        arguments: &["limit", "name"],
         fields: &["arch", "name", "source", "version"],
         required: &["name"],
     },
@@ -240,6 +257,7 @@ pub const TOOLS: &[Tool] = &[
         id: "running_services",
         title: "Running services",
         description: "Services that are active and running (systemd units on Linux, launchd jobs on macOS): name, description, state, sub_state, unit file path and the user it runs as when set. systemd does not report a pid.",
+        arguments: &[],
         fields: &[
             "description",
             "fragment_path",
@@ -254,15 +272,17 @@ pub const TOOLS: &[Tool] = &[
         name: ToolName::ListTables,
         id: "list_tables",
         title: "Available osquery tables",
-        description: "Names of the osquery tables this host's osquery offers (active tables of osquery_registry), minus the tables this server refuses. `pattern` keeps only names containing it (letters, digits and _; case-insensitive). Use it before custom_query instead of guessing table names.",
-        fields: &["name"],
+        description: "Names of the osquery tables this host's osquery offers (active tables of osquery_registry), minus the tables this server refuses. `pattern` keeps only names containing it (letters, digits and _; case-insensitive). Event tables carry `event`: \"true\" (they hold rows only under osqueryd with events enabled). Use it before custom_query instead of guessing table names.",
+        arguments: &["pattern"],
+        fields: &["event", "name"],
         required: &["name"],
     },
     Tool {
         name: ToolName::DescribeTable,
         id: "describe_table",
         title: "Columns of an osquery table",
-        description: "The columns of one osquery table (`table`, e.g. \"processes\") with their SQL types, in osquery's order, so custom_query can name real columns. osquery's SQL interface carries no column descriptions; hidden columns are not listed. Tables this server refuses are refused here too.",
+        description: "The columns of one osquery table (`table`, e.g. \"processes\") with their SQL types, in osquery's order, so custom_query can name real columns, and osquery's rules for it: the columns a WHERE clause must constrain (`required`: without one, the query fails or returns nothing), the columns osquery looks up directly (`indexed`: cheap filters), and whether it is an event table (rows only under osqueryd with events enabled). osquery's SQL interface carries no column descriptions; hidden columns are not listed. Tables this server refuses are refused here too.",
+        arguments: &["table"],
         fields: &["name", "type"],
         required: &["name", "type"],
     },
@@ -271,6 +291,7 @@ pub const TOOLS: &[Tool] = &[
         id: "custom_query",
         title: "Custom osquery SQL",
         description: "Run one read-only osquery SQL statement (SELECT or WITH … SELECT, at most 10,000 characters) and get its rows. Writes, PRAGMA, ATTACH, stacked statements, dangerous functions and tables that reach the network or hold secrets are refused with the rule that was broken. Add a LIMIT: output over the server's size cap is an error. Values are strings, as osquery prints them.",
+        arguments: &["sql"],
         fields: &[],
         required: &[],
     },
@@ -278,6 +299,22 @@ pub const TOOLS: &[Tool] = &[
 
 pub fn find(name: &str) -> Option<&'static Tool> {
     TOOLS.iter().find(|t| t.id == name)
+}
+
+/// The refusal of a tool we do not have, naming the ones we do.
+pub fn unknown_tool(name: &str) -> String {
+    let names: Vec<&str> = TOOLS.iter().map(|t| t.id).collect();
+    format!(
+        "Unknown tool: {}; tools are {}",
+        crate::logging::truncate(name, 64),
+        names.join(", ")
+    )
+}
+
+/// `1 row`, `2 rows`: a count with its noun, for texts a model reads.
+pub fn count(n: usize, noun: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{n} {noun}{s}")
 }
 
 #[cfg(test)]

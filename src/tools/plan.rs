@@ -1,13 +1,17 @@
 //! Arguments → a [`Plan`]: validation and coercion of each tool's arguments,
 //! and the SQL the call will run.
 //!
-//! Every query is built here from validated integers; no argument is ever
-//! spliced into SQL as text. custom_query's SQL is checked by the guard and
-//! passed on as the single positional argument of osqueryi.
+//! An argument the tool does not take is refused, naming the ones it does:
+//! a typo must not run with the defaults and say nothing. Every query is
+//! built here from validated integers, booleans and identifiers; the one text
+//! filter (installed_packages' `name`) enters SQL hex-encoded (see
+//! `queries`), so no argument is ever spliced into SQL as text.
+//! custom_query's SQL is checked by the guard and passed on as the single
+//! positional argument of osqueryi.
 
 use serde_json::{Map, Value};
 
-use super::{LIMIT_MAX, PATTERN_MAX, PID_MAX, Tool, ToolName, queries};
+use super::{EVERY_TOOL_ARGUMENTS, LIMIT_MAX, PATTERN_MAX, PID_MAX, Tool, ToolName, queries};
 use crate::guard::{self, TablePolicy};
 
 /// A validated call, ready for a worker. Two calls with equal plans get
@@ -22,7 +26,8 @@ pub struct Plan {
     /// Rows beyond this are cut even if osqueryi returned more. The SQL asks
     /// for one row more, so the answer can say whether more exist.
     pub limit: Option<usize>,
-    /// list_tables: the validated name filter, lower case.
+    /// list_tables: the validated name filter, lower case. installed_packages:
+    /// the LIKE pattern names must match.
     pub pattern: Option<String>,
     /// describe_table: the validated table name, lower case.
     pub table: Option<String>,
@@ -31,14 +36,23 @@ pub struct Plan {
 /// Validates arguments and builds the query. Errors are the text the model
 /// reads after `Error: `.
 pub fn plan(tool: &Tool, args: &Map<String, Value>, policy: &TablePolicy) -> Result<Plan, String> {
+    known_arguments(tool, args)?;
     let mut pattern = None;
     let mut table = None;
     let (sql, limit) = match tool.name {
         ToolName::SystemInfo => (queries::SYSTEM_INFO.to_string(), None),
         ToolName::Users => (queries::USERS.to_string(), None),
         ToolName::NetworkInterfaces => (queries::INTERFACES.to_string(), None),
-        ToolName::DiskUsage => (queries::MOUNTS.to_string(), None),
-        ToolName::InstalledPackages => (queries::union_sql(queries::PACKAGE_SOURCES), None),
+        ToolName::DiskUsage => (
+            queries::mounts_sql(bool_arg(args, "all")?.unwrap_or(false)),
+            None,
+        ),
+        ToolName::InstalledPackages => {
+            let n = integer_arg(args, "limit", 1, LIMIT_MAX)?.unwrap_or(100) as usize;
+            pattern = name_arg(args)?;
+            let sql = queries::packages_sql(queries::PACKAGE_SOURCES, pattern.as_deref(), n + 1);
+            (sql, Some(n))
+        }
         ToolName::RunningServices => (queries::union_sql(queries::SERVICE_SOURCES), None),
         ToolName::ListTables => {
             pattern = pattern_arg(args)?;
@@ -82,6 +96,69 @@ pub fn plan(tool: &Tool, args: &Map<String, Value>, policy: &TablePolicy) -> Res
         pattern,
         table,
     })
+}
+
+/// Refuses arguments the tool does not take (all of them, `_meta`-like keys
+/// too: nothing in `arguments` is ours to ignore).
+fn known_arguments(tool: &Tool, args: &Map<String, Value>) -> Result<(), String> {
+    let valid: Vec<&str> = tool
+        .arguments
+        .iter()
+        .chain(EVERY_TOOL_ARGUMENTS)
+        .copied()
+        .collect();
+    let unknown: Vec<String> = args
+        .keys()
+        .filter(|k| !valid.contains(&k.as_str()))
+        .take(5)
+        .map(|k| format!("{:?}", crate::logging::truncate(k, 40)))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let s = if unknown.len() == 1 { "" } else { "s" };
+    let takes = if valid.is_empty() {
+        format!("{} takes no arguments", tool.id)
+    } else {
+        format!("{} takes: {}", tool.id, valid.join(", "))
+    };
+    Err(format!(
+        "unknown argument{s} {}; {takes}",
+        unknown.join(", ")
+    ))
+}
+
+/// installed_packages' `name`: a substring of package names, or a LIKE
+/// pattern when it has `%` or `_`; empty means none. The characters are those
+/// of package names (Debian's, RPM's, Homebrew's) and the two wildcards.
+fn name_arg(args: &Map<String, Value>) -> Result<Option<String>, String> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"._+:@%-".contains(&b);
+    match args.get("name") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(p)) if p.is_empty() => Ok(None),
+        Some(Value::String(p)) if p.len() <= PATTERN_MAX && p.bytes().all(allowed) => {
+            if p.contains(['%', '_']) {
+                Ok(Some(p.clone()))
+            } else {
+                Ok(Some(format!("%{p}%")))
+            }
+        }
+        Some(_) => Err(format!(
+            "name must be at most {PATTERN_MAX} letters, digits or . _ + : @ % - (part of a package name, or a LIKE pattern such as lib%ssl%)"
+        )),
+    }
+}
+
+/// An optional boolean: `true`/`false`, also as strings, since some clients
+/// send every argument as text.
+fn bool_arg(args: &Map<String, Value>, name: &str) -> Result<Option<bool>, String> {
+    match args.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(_) => Err(format!("{name} must be true or false")),
+    }
 }
 
 /// list_tables' optional filter: empty means none.
@@ -257,10 +334,10 @@ mod tests {
     }
 
     #[test]
-    fn pid_filters_open_files_and_unknown_args_are_ignored() {
+    fn pid_filters_open_files() {
         let p = plan(
             tool("open_files"),
-            &args(json!({ "pid": "42", "extra": 1 })),
+            &args(json!({ "pid": "42" })),
             &TablePolicy::default(),
         )
         .expect("valid");
@@ -270,5 +347,106 @@ mod tests {
         );
         let p = plan(tool("open_files"), &Map::new(), &TablePolicy::default()).expect("valid");
         assert!(!p.sql.contains("WHERE"));
+    }
+
+    #[test]
+    fn unknown_arguments_are_refused_naming_the_valid_ones() {
+        let refused = |name: &str, a: Value| {
+            plan(tool(name), &args(a), &TablePolicy::default()).expect_err("refused")
+        };
+        assert_eq!(
+            refused("processes", json!({"lmit": 3})),
+            "unknown argument \"lmit\"; processes takes: limit"
+        );
+        assert_eq!(
+            refused(
+                "installed_packages",
+                json!({"nmae": "x", "limit": 5, "_meta": {}})
+            ),
+            "unknown arguments \"_meta\", \"nmae\"; installed_packages takes: limit, name"
+        );
+        assert_eq!(
+            refused("users", json!({"pid": null})),
+            "unknown argument \"pid\"; users takes no arguments"
+        );
+        // Checked before values: the typo is the news.
+        assert!(refused("processes", json!({"limit": 0, "x": 1})).starts_with("unknown"));
+        let long = refused("system_info", json!({ "k".repeat(1000): 1 }));
+        assert!(long.len() < 200, "{long}");
+    }
+
+    #[test]
+    fn package_names_filter_in_sql_as_a_like_pattern() {
+        let like = |v: Value| {
+            plan(
+                tool("installed_packages"),
+                &args(json!({ "name": v })),
+                &TablePolicy::default(),
+            )
+            .map(|p| p.pattern)
+        };
+        assert_eq!(like(json!("ssl")), Ok(Some("%ssl%".into())));
+        assert_eq!(like(json!("lib%")), Ok(Some("lib%".into())));
+        assert_eq!(like(json!("python3._")), Ok(Some("python3._".into())));
+        assert_eq!(
+            like(json!("g++:amd64@1-2")),
+            Ok(Some("%g++:amd64@1-2%".into()))
+        );
+        assert_eq!(like(json!("")), Ok(None));
+        assert_eq!(like(json!(null)), Ok(None));
+        for bad in [
+            json!("a'b"),
+            json!("a\\b"),
+            json!("a b"),
+            json!("a\"b"),
+            json!("é"),
+            json!("x".repeat(65)),
+            json!(5),
+            json!(["ssl"]),
+        ] {
+            let e = like(bad.clone()).expect_err("refused");
+            assert!(e.starts_with("name must be at most 64"), "{bad}: {e}");
+        }
+        let p = plan(
+            tool("installed_packages"),
+            &args(json!({ "name": "ssl", "limit": "3" })),
+            &TablePolicy::default(),
+        )
+        .expect("valid");
+        assert_eq!(p.limit, Some(3));
+        assert!(
+            p.sql
+                .ends_with("WHERE name LIKE CAST(X'2573736C25' AS TEXT) LIMIT 4;"),
+            "{}",
+            p.sql
+        );
+        let p = plan(
+            tool("installed_packages"),
+            &Map::new(),
+            &TablePolicy::default(),
+        )
+        .expect("defaults");
+        assert_eq!(p.limit, Some(100));
+        assert!(!p.sql.contains("WHERE name"), "{}", p.sql);
+    }
+
+    #[test]
+    fn disk_usage_all_is_a_boolean() {
+        let sql = |v: Value| {
+            plan(
+                tool("disk_usage"),
+                &args(json!({ "all": v })),
+                &TablePolicy::default(),
+            )
+            .map(|p| p.sql.contains("WHERE blocks > 0"))
+        };
+        assert_eq!(sql(json!(false)), Ok(true));
+        assert_eq!(sql(json!(null)), Ok(true));
+        assert_eq!(sql(json!("false")), Ok(true));
+        assert_eq!(sql(json!(true)), Ok(false));
+        assert_eq!(sql(json!(" TRUE ")), Ok(false));
+        for bad in [json!(1), json!("yes"), json!([true])] {
+            assert_eq!(sql(bad), Err("all must be true or false".into()));
+        }
     }
 }

@@ -1,14 +1,23 @@
 //! The SQL behind each fixed tool and the server's own queries. Every query
 //! here is a constant or built from validated values; macOS gets its own where
 //! the Linux table does not exist there, and every variant selects the same
-//! column names.
+//! column names. Ordering and filtering happen in this SQL, not on rows.
 
 pub const SYSTEM_INFO: &str = "SELECT hostname, computer_name, cpu_brand, cpu_logical_cores, cpu_physical_cores, physical_memory, hardware_model, uuid FROM system_info;";
 pub const PROCESSES: &str = "SELECT pid, name, path, cmdline, state, uid, parent, threads, resident_size, total_size FROM processes ORDER BY resident_size DESC";
 pub const USERS: &str = "SELECT uid, gid, username, description, directory, shell FROM users;";
 pub const INTERFACES: &str = "SELECT d.interface, d.mac, d.type, d.mtu, d.metric, d.flags, group_concat(a.address) AS addresses FROM interface_details d LEFT JOIN interface_addresses a ON a.interface = d.interface GROUP BY d.interface;";
 pub const OPEN_FILES: &str = "SELECT pid, fd, path FROM process_open_files";
-pub const MOUNTS: &str = "SELECT path, device, type, blocks_size, blocks, blocks_free, blocks_available, inodes, inodes_free FROM mounts;";
+const MOUNTS: &str = "SELECT path, device, type, blocks_size, blocks, blocks_free, blocks_available, inodes, inodes_free FROM mounts";
+/// Pseudo filesystems have no blocks; read-only images are always 100 % full
+/// and would bury the real problem.
+const REAL_MOUNTS: &str =
+    " WHERE blocks > 0 AND type NOT IN ('squashfs', 'erofs', 'iso9660', 'fuse.snapfuse')";
+/// Fullest first, used as df computes it (see `enrich`): used / (used +
+/// available to unprivileged users). No blocks divides by zero, which SQLite
+/// makes NULL, and NULL sorts last; ties by path keep the order stable.
+const FULLEST_FIRST: &str =
+    " ORDER BY (blocks - blocks_free) * 1.0 / (blocks - blocks_free + blocks_available) DESC, path";
 
 #[cfg(not(target_os = "macos"))]
 pub const SOCKETS: &str = "SELECT pid, family, protocol, local_address, local_port, remote_address, remote_port, state FROM process_open_sockets WHERE family IN (2, 10)";
@@ -70,6 +79,36 @@ pub fn union_sql<'a>(sources: impl IntoIterator<Item = &'a Source>) -> String {
     format!("{};", parts.join(" UNION ALL "))
 }
 
+/// disk_usage: every mount when `all`, else only filesystems with blocks
+/// that can fill up.
+pub fn mounts_sql(all: bool) -> String {
+    let filter = if all { "" } else { REAL_MOUNTS };
+    format!("{MOUNTS}{filter}{FULLEST_FIRST};")
+}
+
+/// installed_packages over `sources`: names matching the LIKE pattern `like`
+/// (if any), at most `rows` rows.
+pub fn packages_sql<'a>(
+    sources: impl IntoIterator<Item = &'a Source>,
+    like: Option<&str>,
+    rows: usize,
+) -> String {
+    let union = union_sql(sources);
+    let union = union.trim_end_matches(';');
+    let filter = like.map_or(String::new(), |p| {
+        format!(" WHERE name LIKE {}", text_literal(p))
+    });
+    format!("SELECT * FROM ({union}){filter} LIMIT {rows};")
+}
+
+/// A text value as SQL without splicing its text: hex digits in a blob
+/// literal, cast back to text. No byte of `value` can end the literal, so no
+/// argument is spliced into SQL as text, whatever validation let through.
+fn text_literal(value: &str) -> String {
+    let hex: String = value.bytes().map(|b| format!("{b:02X}")).collect();
+    format!("CAST(X'{hex}' AS TEXT)")
+}
+
 /// `name` is a validated identifier; quoting keeps names that are also SQL
 /// keywords (`group`) working.
 pub fn columns_sql(name: &str) -> String {
@@ -95,6 +134,31 @@ mod tests {
                 s.table
             );
         }
+    }
+
+    #[test]
+    fn text_arguments_reach_sql_only_as_hex() {
+        let sql = packages_sql(PACKAGE_SOURCES, Some("%a'b\\%"), 101);
+        assert!(
+            sql.ends_with(") WHERE name LIKE CAST(X'256127625C25' AS TEXT) LIMIT 101;"),
+            "{sql}"
+        );
+        assert!(!sql.contains("a'b"));
+        assert!(packages_sql(PACKAGE_SOURCES, None, 5).ends_with(") LIMIT 5;"));
+    }
+
+    /// The stand-in answers the disk_usage queries from canned answers that
+    /// fixtures/gen/make_fixtures.py computed with SQLite for exactly this SQL.
+    #[test]
+    fn the_fixtures_answer_these_mount_queries() {
+        assert_eq!(
+            mounts_sql(false),
+            include_str!("../../fixtures/answers/disk_usage.sql")
+        );
+        assert_eq!(
+            mounts_sql(true),
+            include_str!("../../fixtures/answers/disk_usage_all.sql")
+        );
     }
 
     #[test]

@@ -64,18 +64,18 @@ METRICS_URI = "osquery://server/metrics"
 HEALTH_URI = "osquery://server/health"
 
 
-def names_all_contain(word: str):
-    """Row check for list_tables with a pattern: non-empty, every name matches, `processes` listed."""
+def names_all_contain(word: str, listed: str = "processes"):
+    """Row check for a name filter: non-empty, every name matches, `listed` among them."""
 
     def check(rows: list[Any]) -> str | None:
         names = [r.get("name") for r in rows if isinstance(r, dict)]
         if not names:
-            return "no tables listed"
+            return "no rows"
         stray = [n for n in names if not isinstance(n, str) or word not in n]
         if stray:
             return f"names without {word!r}: {stray[:5]}"
-        if "processes" not in names:
-            return f"'processes' not among {names}"
+        if listed not in names:
+            return f"{listed!r} not among {names}"
         return None
 
     return check
@@ -105,6 +105,8 @@ CALLS: list[tuple[str, str, dict[str, Any], Any]] = [
     ("open_files (no pid)", "open_files", {}, None),
     ("disk_usage", "disk_usage", {}, None),
     ("installed_packages", "installed_packages", {}, None),
+    ("installed_packages name=ssl", "installed_packages", {"name": "ssl"}, names_all_contain("ssl", "openssl")),
+    ("disk_usage all=true", "disk_usage", {"all": True}, None),
     ("running_services", "running_services", {}, None),
     ("custom_query", "custom_query", {"sql": "SELECT name, pid FROM processes LIMIT 2"}, None),
     ("list_tables (no pattern)", "list_tables", {}, at_least(20, "processes")),
@@ -112,6 +114,7 @@ CALLS: list[tuple[str, str, dict[str, Any], Any]] = [
     ("describe_table processes", "describe_table", {"table": "processes"}, at_least(5, "pid")),
     ("processes limit=0 (must be isError)", "processes", {"limit": 0}, ("error", "")),
     ("describe_table shadow (must be isError)", "describe_table", {"table": "shadow"}, ("error", "shadow")),
+    ("processes lmit=3 (a typo, must be isError)", "processes", {"lmit": 3}, ("error", "processes takes: limit")),
     ("custom_query DELETE (must be isError)", "custom_query", {"sql": "DELETE FROM processes"}, ("error", "rejected by rule")),
 ]
 

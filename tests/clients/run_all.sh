@@ -8,10 +8,13 @@
 #   /tmp/mcp-client-venv-<ver>   python venvs with mcp==$MCP_PY_V1 and mcp==$MCP_PY_V2
 #   tests/clients/node_modules   @modelcontextprotocol/sdk from package-lock.json (npm ci)
 #   /tmp/mcp-inspector-cli-<ver> @modelcontextprotocol/inspector-cli (by inspector.sh)
+#   /tmp/mcp-inspector-v2-<ver>  @modelcontextprotocol/inspector, and Node 22 from npm when
+#                                the system node is older (by inspector_v2.sh)
 # Each client checks all 12 tools, the six prompts, both resources and logging/setLevel;
 # what a client or protocol revision cannot do is printed as a SKIP line (collected below
 # the per-client results) and is not a failure.
-# Env knobs: MCP_PY_V1, MCP_PY_V2, PY_MODES (default "auto legacy 2026-07-28"), SKIP_INSPECTOR=1, SKIP_TS=1, SKIP_PY=1.
+# Env knobs: MCP_PY_V1, MCP_PY_V2, PY_MODES (default "auto legacy 2026-07-28"), SKIP_INSPECTOR=1,
+# SKIP_INSPECTOR_V2=1, SKIP_TS=1, SKIP_PY=1.
 set -uo pipefail
 
 MCP_PY_V1="${MCP_PY_V1:-1.30.0}"
@@ -62,6 +65,8 @@ if [ -z "${SKIP_PY:-}" ]; then
     if py="$(venv_for "$MCP_PY_V1")"; then
         run_client "python mcp==$MCP_PY_V1" "$py" "$HERE/python_client.py" -- "$SERVER_BIN"
         run_client "python mcp==$MCP_PY_V1 --minimal-env" "$py" "$HERE/python_client.py" --minimal-env -- "$SERVER_BIN"
+        # Settings from flags alone, as behind a sudoers rule: no OSQUERY_PATH in the environment.
+        run_client "python mcp==$MCP_PY_V1 flags only" env -u OSQUERY_PATH "$py" "$HERE/python_client.py" --minimal-env -- "$SERVER_BIN" --osquery-path "$OSQUERY_PATH" --timeout 30
     else
         record "python mcp==$MCP_PY_V1 (install)" 1
     fi
@@ -83,6 +88,10 @@ fi
 
 if [ -z "${SKIP_INSPECTOR:-}" ]; then
     run_client "inspector-cli" bash "$HERE/inspector.sh" "$SERVER_BIN" "$OSQUERY_PATH"
+fi
+
+if [ -z "${SKIP_INSPECTOR_V2:-}" ]; then
+    run_client "inspector v2 --strict" bash "$HERE/inspector_v2.sh" "$SERVER_BIN" "$OSQUERY_PATH"
 fi
 
 echo

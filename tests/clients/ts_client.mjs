@@ -41,12 +41,12 @@ const atLeast = (n, column) => (rows) => {
   if (column && !rows.some((r) => r?.name === column)) return `no row with name=${JSON.stringify(column)}`;
   return null;
 };
-const namesAllContain = (word) => (rows) => {
+const namesAllContain = (word, listed = "processes") => (rows) => {
   const names = rows.map((r) => r?.name);
-  if (!names.length) return "no tables listed";
+  if (!names.length) return "no rows";
   const stray = names.filter((n) => typeof n !== "string" || !n.includes(word));
   if (stray.length) return `names without ${JSON.stringify(word)}: ${stray.slice(0, 5).join(", ")}`;
-  if (!names.includes("processes")) return `'processes' not among ${names.join(", ")}`;
+  if (!names.includes(listed)) return `'${listed}' not among ${names.join(", ")}`;
   return null;
 };
 
@@ -61,6 +61,8 @@ const CALLS = [
   ["open_files (no pid)", "open_files", {}, null],
   ["disk_usage", "disk_usage", {}, null],
   ["installed_packages", "installed_packages", {}, null],
+  ["installed_packages name=ssl", "installed_packages", { name: "ssl" }, namesAllContain("ssl", "openssl")],
+  ["disk_usage all=true", "disk_usage", { all: true }, null],
   ["running_services", "running_services", {}, null],
   ["custom_query", "custom_query", { sql: "SELECT name, pid FROM processes LIMIT 2" }, null],
   ["list_tables (no pattern)", "list_tables", {}, atLeast(20, "processes")],
@@ -68,6 +70,7 @@ const CALLS = [
   ["describe_table processes", "describe_table", { table: "processes" }, atLeast(5, "pid")],
   ["processes limit=0 (must be isError)", "processes", { limit: 0 }, { error: "" }],
   ["describe_table shadow (must be isError)", "describe_table", { table: "shadow" }, { error: "shadow" }],
+  ["processes lmit=3 (a typo, must be isError)", "processes", { lmit: 3 }, { error: "processes takes: limit" }],
   ["custom_query DELETE (must be isError)", "custom_query", { sql: "DELETE FROM processes" }, { error: "rejected by rule" }],
 ];
 

@@ -127,8 +127,9 @@ fn show_result(result: &Value) {
         .cloned()
         .unwrap_or_default();
     println!(
-        "  {} rows in {} ms",
+        "  {} row{} in {} ms",
         rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
         result["structuredContent"]["elapsed_ms"]
     );
     for row in rows.iter().take(3) {

@@ -66,10 +66,13 @@ fn list_tables_lists_active_tables_without_denied_ones() {
         assert!(!all.iter().any(|n| n == t), "{t} listed");
     }
     assert!(all.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
-    assert!(
-        r.iter()
-            .all(|row| row.as_object().is_some_and(|o| o.len() == 1))
-    );
+    // Only event tables carry more than their name.
+    for row in &r {
+        match row.get("event") {
+            Some(e) => assert_eq!(e, "true", "{row}"),
+            None => assert_eq!(row.as_object().map(|o| o.len()), Some(1), "{row}"),
+        }
+    }
 
     let docker = names(&rows(&s.call("list_tables", json!({"pattern": "docker"}))));
     assert!(docker.len() > 5);
@@ -103,8 +106,8 @@ fn list_tables_follows_the_configured_policy() {
     let all = names(&rows(&s.call("list_tables", json!({}))));
     assert!(!all.iter().any(|n| n == "processes"));
     assert!(
-        all.iter().any(|n| n == "shadow"),
-        "a custom deny list replaces the default"
+        !all.iter().any(|n| n == "shadow"),
+        "a custom deny list adds to the default"
     );
     let e = error_text(&s.call("describe_table", json!({"table": "processes"})));
     assert!(e.contains("table processes is not available"), "{e}");
@@ -143,7 +146,7 @@ fn the_registry_is_asked_once_and_on_a_worker() {
 fn installed_packages_name_their_sources() {
     let mut s = Server::start();
     let result = s.call("installed_packages", json!({}));
-    assert!(rows(&result).len() > 100);
+    assert_eq!(rows(&result).len(), 100, "the default limit");
     assert_eq!(
         result["structuredContent"]["sources"],
         json!(["deb_packages", "rpm_packages", "portage_packages"])
@@ -284,4 +287,63 @@ fn prompts_are_listed_and_each_query_runs_through_custom_query() {
         ran,
         "every query reached osqueryi"
     );
+}
+
+#[test]
+fn describe_table_says_what_where_must_name() {
+    let mut s = Server::start();
+    let result = s.call("describe_table", json!({"table": "file"}));
+    let cols = names(&rows(&result));
+    assert!(cols.iter().any(|c| c == "path") && cols.iter().any(|c| c == "directory"));
+    let table = &result["structuredContent"]["table"];
+    assert_eq!(table["name"], "file");
+    assert_eq!(table["required"], json!(["path", "directory"]));
+    assert!(
+        table["indexed"]
+            .as_array()
+            .is_some_and(|i| i.contains(&json!("path")))
+    );
+    assert_eq!(table["event"], false);
+    let note = result["content"][1]["text"].as_str().expect("a note");
+    assert!(
+        note.contains("WHERE must constrain one of path, directory"),
+        "{note}"
+    );
+
+    let result = s.call("describe_table", json!({"table": "processes"}));
+    assert_eq!(result["structuredContent"]["table"]["required"], json!([]));
+    assert_eq!(
+        result["structuredContent"]["table"]["indexed"],
+        json!(["pid"])
+    );
+}
+
+#[test]
+fn event_tables_are_named_as_such() {
+    let mut s = Server::start();
+    let result = s.call("describe_table", json!({"table": "process_events"}));
+    assert!(names(&rows(&result)).iter().any(|c| c == "cmdline"));
+    assert_eq!(result["structuredContent"]["table"]["event"], true);
+    let note = result["content"][1]["text"].as_str().expect("a note");
+    assert!(
+        note.contains("process_events is an event table")
+            && note.contains("osqueryd runs with events enabled"),
+        "{note}"
+    );
+
+    let listed = rows(&s.call("list_tables", json!({"pattern": "_events"})));
+    let event = |name: &str| {
+        listed
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not listed"))
+            .get("event")
+            .cloned()
+    };
+    assert_eq!(event("process_events"), Some(json!("true")));
+    assert_eq!(event("socket_events"), Some(json!("true")));
+    // Named like one, but osquery's own bookkeeping, not an event table.
+    assert_eq!(event("osquery_events"), None);
+    let plain = rows(&s.call("list_tables", json!({"pattern": "processes"})));
+    assert!(plain.iter().all(|r| r.get("event").is_none()), "{plain:?}");
 }

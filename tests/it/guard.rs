@@ -58,12 +58,13 @@ fn deny_and_allow_lists_are_configurable_and_passed_to_osqueryi() {
     let mut s = Server::with_standin(&standin, &[("OSQUERY_DENY_TABLES", "users")]);
     let e = error_text(&s.call("custom_query", json!({"sql": "SELECT * FROM Users"})));
     assert!(e.contains("denied-table") && e.contains("Users"), "{e}");
-    // The default list is replaced: shadow is now up to osqueryi.
-    s.call(
+    // The list grows: the built-in entries stay denied.
+    let e = error_text(&s.call(
         "custom_query",
         json!({"sql": "SELECT username FROM shadow"}),
-    );
-    assert!(standin.log().contains("FROM shadow"));
+    ));
+    assert!(e.contains("denied-table") && e.contains("shadow"), "{e}");
+    assert!(!standin.log().contains("FROM shadow"));
 
     let mut s = Server::with_env(&[("OSQUERY_ALLOW_TABLES", "processes,users")]);
     assert_eq!(

@@ -129,17 +129,22 @@ pub fn set_executable(path: &Path) {
     std::fs::set_permissions(path, perm).expect("chmod");
 }
 
-/// The binary with a clean environment and the plain stand-in; `vars` come
-/// last, so they override.
-fn command(vars: &[(&str, &str)]) -> Command {
+/// The binary with a clean environment: `PATH`, `HOME` and `vars`.
+fn bare_command(vars: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(bin());
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir())
-        .env("OSQUERY_PATH", standin_path());
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
+        .env("HOME", std::env::temp_dir());
+    cmd.envs(vars.iter().copied());
+    cmd
+}
+
+/// The binary with a clean environment and the plain stand-in; `vars` come
+/// last, so they override.
+fn command(vars: &[(&str, &str)]) -> Command {
+    let mut cmd = bare_command(&[]);
+    cmd.env("OSQUERY_PATH", standin_path());
+    cmd.envs(vars.iter().copied());
     cmd
 }
 
@@ -160,7 +165,16 @@ pub struct Ran {
 
 /// Runs the binary once with `args`, stdin closed, a clean environment plus `vars`.
 pub fn run(args: &[&str], vars: &[(&str, &str)]) -> Ran {
-    let out = command(vars).args(args).output().expect("run the binary");
+    ran(command(vars), args)
+}
+
+/// As [`run`], without `OSQUERY_PATH` in the environment.
+pub fn run_bare(args: &[&str], vars: &[(&str, &str)]) -> Ran {
+    ran(bare_command(vars), args)
+}
+
+fn ran(mut cmd: Command, args: &[&str]) -> Ran {
+    let out = cmd.args(args).output().expect("run the binary");
     Ran {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -191,7 +205,12 @@ impl Server {
     }
 
     pub fn with_env(vars: &[(&str, &str)]) -> Server {
-        let mut child = server_command(vars)
+        Server::spawn(server_command(vars))
+    }
+
+    /// The server as `cmd` starts it.
+    pub fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
