@@ -3,7 +3,7 @@ CARGO ?= cargo
 BIN := target/release/mcp-osquery-server
 STANDIN := fixtures/osqueryi
 
-.PHONY: all build release demo test lint unit clients fuzz bench soak static check-static musl aarch64 dist dist-check clean
+.PHONY: all build release demo test lint unit clients interop fuzz bench soak static check-static musl aarch64 dist dist-check clean
 
 all: release
 
@@ -31,6 +31,11 @@ unit:
 ## make clients: the official MCP clients (Python SDK, TypeScript SDK, Inspector CLI 1.x, Inspector v2 --strict) against the release binary
 clients: release
 	bash tests/clients/run_all.sh $(BIN) $(STANDIN)
+
+## make interop: the Thrift codec and the binary on the daemon backend against Apache
+## Thrift's own Python server (a venv with thrift and osquery from PyPI, made once)
+interop:
+	bash tests/interop/run.sh
 
 ## make bench: start-up, memory, per-call overhead, concurrency (not part of make test)
 bench: release

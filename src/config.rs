@@ -61,7 +61,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "MAX_RESPONSE_SIZE",
         default: "10485760",
-        help: "bytes of osqueryi output per query (1024-1073741824)",
+        help: "bytes of osqueryi output or osqueryd reply per query (1024-1073741824)",
     },
     Setting {
         name: "RATE_LIMIT",
@@ -102,6 +102,16 @@ pub const SETTINGS: &[Setting] = &[
         name: "OSQUERY_CPU_LIMIT",
         default: "the timeout",
         help: "CPU seconds for osqueryi, 0 = none",
+    },
+    Setting {
+        name: "OSQUERY_BACKEND",
+        default: "osqueryi",
+        help: "osqueryi (a process per query), daemon (osqueryd's socket) or hybrid (event tables through the socket)",
+    },
+    Setting {
+        name: "OSQUERY_SOCKET",
+        default: DEFAULT_SOCKET,
+        help: "osqueryd's extensions socket, for OSQUERY_BACKEND=daemon or hybrid",
     },
 ];
 
@@ -190,6 +200,30 @@ impl Flags {
     }
 }
 
+/// Where osqueryd listens unless told otherwise (its `--extensions_socket`).
+pub const DEFAULT_SOCKET: &str = "/var/osquery/osquery.em";
+
+/// Which backend answers queries (`OSQUERY_BACKEND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A contained osqueryi process per query.
+    Osqueryi,
+    /// Every query through osqueryd's extensions socket.
+    Daemon,
+    /// Queries that read event tables through the socket, the rest osqueryi.
+    Hybrid,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Osqueryi => "osqueryi",
+            Backend::Daemon => "daemon",
+            Backend::Hybrid => "hybrid",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `OSQUERY_PATH` when set; otherwise the binary is searched per call.
@@ -209,6 +243,9 @@ pub struct Config {
     pub child_memory_bytes: u64,
     /// CPU-time limit of osqueryi in seconds; `None` = the timeout, 0 = none.
     pub child_cpu_seconds: Option<u64>,
+    pub backend: Backend,
+    /// osqueryd's extensions socket (used by the daemon and hybrid backends).
+    pub socket: PathBuf,
 }
 
 #[derive(Debug, PartialEq)]
@@ -290,7 +327,29 @@ impl Config {
                 "CPU seconds for osqueryi, 0 = none",
             )?),
         };
+        let backend = match set("OSQUERY_BACKEND").map(|v| v.trim().to_ascii_lowercase()) {
+            None => Backend::Osqueryi,
+            Some(v) if v == "osqueryi" => Backend::Osqueryi,
+            Some(v) if v == "daemon" => Backend::Daemon,
+            Some(v) if v == "hybrid" => Backend::Hybrid,
+            Some(v) => {
+                return Err(ConfigError(format!(
+                    "OSQUERY_BACKEND={v:?} is invalid: expected osqueryi, daemon or hybrid"
+                )));
+            }
+        };
+        let socket = set("OSQUERY_SOCKET").unwrap_or_else(|| DEFAULT_SOCKET.to_string());
+        // A UNIX socket address holds at most 107 bytes of path; a longer one
+        // could never connect, so say so now rather than on every call.
+        if socket.len() > 107 {
+            return Err(ConfigError(format!(
+                "OSQUERY_SOCKET is invalid: {} bytes, but a socket path holds at most 107",
+                socket.len()
+            )));
+        }
         Ok(Config {
+            backend,
+            socket: PathBuf::from(socket),
             child_nice: child_nice as i32,
             child_memory_bytes: child_memory_mib << 20,
             child_cpu_seconds,
@@ -410,6 +469,23 @@ mod tests {
         assert_eq!(c.rate_limit, 60);
         assert_eq!(c.log_level, log::LevelFilter::Info);
         assert!(c.redact && c.osquery_path.is_none() && c.deny_tables.is_none());
+        assert_eq!(c.backend, Backend::Osqueryi);
+        assert_eq!(c.socket, PathBuf::from("/var/osquery/osquery.em"));
+    }
+
+    #[test]
+    fn backends_are_named_in_any_case() {
+        for (v, want) in [
+            ("osqueryi", Backend::Osqueryi),
+            ("Daemon", Backend::Daemon),
+            (" hybrid ", Backend::Hybrid),
+        ] {
+            let c = config(&[("OSQUERY_BACKEND", v)]).expect(v);
+            assert_eq!(c.backend, want);
+            assert_eq!(c.backend.as_str(), v.trim().to_ascii_lowercase());
+        }
+        let c = config(&[("OSQUERY_SOCKET", "/run/osquery/em")]).expect("valid");
+        assert_eq!(c.socket, PathBuf::from("/run/osquery/em"));
     }
 
     #[test]
@@ -423,6 +499,8 @@ mod tests {
             ("LOG_LEVEL", "verbose"),
             ("REDACT", "maybe"),
             ("OSQUERY_DENY_TABLES", "curl;shadow"),
+            ("OSQUERY_BACKEND", "osqueryd"),
+            ("OSQUERY_SOCKET", "/x".repeat(60).as_str()),
         ] {
             let err = config(&[(k, v)]).expect_err(v);
             assert!(err.0.starts_with(k), "{err}");

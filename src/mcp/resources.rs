@@ -2,8 +2,8 @@
 //! client can read (`resources/list`, `resources/read`).
 //!
 //! Their bodies come from the server: metrics from its counters at once,
-//! health from a check that runs osqueryi off the reader thread. This module
-//! only names them and wraps a body as a read result.
+//! health from a check that runs osqueryi (or asks osqueryd) off the reader
+//! thread. This module only names them and wraps a body as a read result.
 
 use serde_json::{Value, json};
 
@@ -47,7 +47,7 @@ pub fn list() -> Value {
             "uri": HEALTH_URI,
             "name": "health",
             "title": "Server health",
-            "description": "Whether osqueryi is found and answers a trivial query within the timeout, its version, the limits in force and the uptime; status is healthy or degraded (with reasons). Reading it runs osqueryi.",
+            "description": "Whether the backend answers (osqueryi found and answering a trivial query within the timeout; with OSQUERY_BACKEND=daemon or hybrid, osqueryd's socket answering a ping), their versions, the limits in force and the uptime; status is healthy or degraded (with reasons). Reading it runs osqueryi or asks osqueryd.",
             "mimeType": MIME,
         },
     ]})

@@ -1,10 +1,11 @@
 //! Health: is osqueryi there, which version, does it answer a trivial query
-//! within the timeout, which limits are in force and which tables are
-//! denied (and why), or re-opened by the operator. Shared by
+//! within the timeout; with the daemon backend, does osqueryd answer a ping on
+//! its socket and which version it runs; which limits are in force and which
+//! tables are denied (and why), or re-opened by the operator. Shared by
 //! `--health` on the command line and the `osquery://server/health` resource.
 //!
-//! A check runs osqueryi twice, so it may take up to twice the timeout: the
-//! server runs it off the reader thread (see `server::health_reply`).
+//! A check runs osqueryi twice (and asks osqueryd twice), so it may take a few
+//! timeouts: the server runs it off the reader thread (see `server::health_reply`).
 
 use std::time::Instant;
 
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::config::{Config, MAX_SQL_CHARS, QUEUE_CAPACITY, SERVER, WORKERS};
 use crate::guard::{TablePolicy, built_in};
-use crate::osquery::{Control, RunError, Runner};
+use crate::osquery::{Control, Daemon, Osqueryi, RunError, VERSION_SQL};
 use crate::tools::Engine;
 
 /// The query that must answer for the server to be healthy.
@@ -35,7 +36,12 @@ pub struct Body {
     pub reasons: Vec<String>,
     pub server: Server,
     pub uptime_seconds: u64,
-    pub osqueryi: Value,
+    /// osqueryi, daemon or hybrid.
+    pub backend: &'static str,
+    /// The osqueryi check, when the backend runs osqueryi.
+    pub osqueryi: Option<Value>,
+    /// The osqueryd check, when the backend asks osqueryd.
+    pub osqueryd: Option<Value>,
     pub limits: Value,
     pub tables: Tables,
 }
@@ -96,8 +102,46 @@ impl Tables {
 
 /// Runs the check now (blocking for up to twice the timeout).
 pub fn check(config: &Config, engine: &Engine, started: Instant) -> HealthReport {
-    let Runner::Osqueryi(runner) = &engine.runner;
     let mut reasons: Vec<String> = Vec::new();
+    let osqueryi = engine
+        .runner
+        .osqueryi()
+        .map(|runner| check_osqueryi(runner, &mut reasons));
+    let osqueryd = engine
+        .runner
+        .daemon()
+        .map(|daemon| check_daemon(daemon, &mut reasons));
+    let healthy = reasons.is_empty();
+    let body = Body {
+        status: if healthy { "healthy" } else { "degraded" },
+        reasons,
+        server: Server {
+            name: SERVER.name,
+            version: SERVER.version,
+        },
+        uptime_seconds: started.elapsed().as_secs(),
+        backend: config.backend.as_str(),
+        osqueryi,
+        osqueryd,
+        limits: json!({
+            "timeout_seconds": config.timeout.as_secs(),
+            "max_response_size_bytes": config.max_response_size,
+            "rate_limit_per_minute": config.rate_limit,
+            "workers": WORKERS,
+            "queue_capacity": QUEUE_CAPACITY,
+            "max_sql_chars": MAX_SQL_CHARS,
+            "child_nice": config.child_nice,
+            "child_memory_bytes": config.child_memory_bytes,
+            "child_cpu_seconds": config.child_cpu_seconds.unwrap_or(config.timeout.as_secs()),
+            "redact": config.redact,
+        }),
+        tables: Tables::of(&engine.policy),
+    };
+    HealthReport { healthy, body }
+}
+
+/// osqueryi found, its version, and a trivial query.
+fn check_osqueryi(runner: &Osqueryi, reasons: &mut Vec<String>) -> Value {
     let path = runner.locate();
     let mut version = None;
     let mut query = json!({ "sql": PROBE_SQL, "ok": false, "duration_ms": null });
@@ -123,34 +167,32 @@ pub fn check(config: &Config, engine: &Engine, started: Instant) -> HealthReport
             Err(e) => reasons.push(format!("{PROBE_SQL} failed: {e}")),
         }
     }
-    let healthy = reasons.is_empty();
-    let body = Body {
-        status: if healthy { "healthy" } else { "degraded" },
-        reasons,
-        server: Server {
-            name: SERVER.name,
-            version: SERVER.version,
+    json!({
+        "found": path.is_some(),
+        "path": path.map(|p| p.display().to_string()),
+        "version": version,
+        "query": query,
+    })
+}
+
+/// osqueryd's socket answers a ping, and which version the daemon runs.
+fn check_daemon(daemon: &Daemon, reasons: &mut Vec<String>) -> Value {
+    let t = Instant::now();
+    let ping = daemon.ping();
+    let ping_ms = t.elapsed().as_millis() as u64;
+    let mut version = None;
+    match &ping {
+        Err(e) => reasons.push(format!("osqueryd ping: {e}")),
+        Ok(()) => match daemon.version() {
+            Ok(v) if !v.is_empty() => version = Some(v),
+            Ok(_) => reasons.push(format!("osqueryd answered {VERSION_SQL} without a version")),
+            Err(e) => reasons.push(format!("osqueryd did not answer {VERSION_SQL} {e}")),
         },
-        uptime_seconds: started.elapsed().as_secs(),
-        osqueryi: json!({
-            "found": path.is_some(),
-            "path": path.map(|p| p.display().to_string()),
-            "version": version,
-            "query": query,
-        }),
-        limits: json!({
-            "timeout_seconds": runner.timeout.as_secs(),
-            "max_response_size_bytes": runner.max_output,
-            "rate_limit_per_minute": config.rate_limit,
-            "workers": WORKERS,
-            "queue_capacity": QUEUE_CAPACITY,
-            "max_sql_chars": MAX_SQL_CHARS,
-            "child_nice": runner.limits.nice,
-            "child_memory_bytes": runner.limits.address_space_bytes,
-            "child_cpu_seconds": runner.limits.cpu_seconds,
-            "redact": config.redact,
-        }),
-        tables: Tables::of(&engine.policy),
-    };
-    HealthReport { healthy, body }
+    }
+    json!({
+        "socket": daemon.socket.display().to_string(),
+        "answers": ping.is_ok(),
+        "ping_ms": ping_ms,
+        "version": version,
+    })
 }

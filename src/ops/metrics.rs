@@ -1,6 +1,7 @@
 //! Counters an operator (or the client, through the `osquery://server/metrics`
 //! resource) reads to see what the server has been doing: requests, tool calls
-//! per tool and per outcome, a duration histogram, and the process's memory.
+//! per tool and per outcome, a duration histogram, queries per backend, and
+//! the process's memory.
 //!
 //! Every counter is an atomic bumped with `Relaxed` ordering: the numbers are
 //! for people, not for synchronisation, and no thread ever waits on another to
@@ -9,6 +10,7 @@
 //! for the resource and the shutdown log line.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::memory::Memory;
+use crate::osquery::{Tally, TallySnapshot};
 use crate::tools::{Outcome, TOOLS, ToolName};
 
 /// Upper bounds (inclusive, milliseconds) of the duration buckets; one more
@@ -32,6 +35,8 @@ pub struct Metrics {
     outcomes: [AtomicU64; Outcome::ALL.len()],
     buckets: [AtomicU64; BUCKETS_MS.len() + 1],
     duration_sum_ms: AtomicU64,
+    /// Kept by the engine, which knows where each query went.
+    backends: Arc<Tally>,
 }
 
 impl Default for Metrics {
@@ -50,7 +55,14 @@ impl Metrics {
             outcomes: [const { AtomicU64::new(0) }; Outcome::ALL.len()],
             buckets: [const { AtomicU64::new(0) }; BUCKETS_MS.len() + 1],
             duration_sum_ms: AtomicU64::new(0),
+            backends: Arc::default(),
         }
+    }
+
+    /// Reports the engine's queries per backend with the other counters.
+    pub fn with_backends(mut self, tally: Arc<Tally>) -> Metrics {
+        self.backends = tally;
+        self
     }
 
     /// A JSON-RPC request (anything with an id) arrived.
@@ -137,6 +149,7 @@ impl Metrics {
                 sum: self.duration_sum_ms.load(Relaxed),
                 buckets,
             },
+            backends: self.backends.snapshot(),
             memory: Memory::read(),
         }
     }
@@ -161,6 +174,9 @@ pub struct Snapshot {
     pub coalesced: u64,
     pub log_lines_dropped: u64,
     pub duration_ms: Durations,
+    /// Queries (a tool call may run more than one) answered or failed by
+    /// osqueryi and by osqueryd.
+    pub backends: TallySnapshot,
     pub memory: Memory,
 }
 
@@ -203,6 +219,8 @@ impl Snapshot {
             busy = self.busy,
             coalesced = self.coalesced,
             duration_sum_ms = self.duration_ms.sum,
+            osqueryi_queries = self.backends.osqueryi.ok + self.backends.osqueryi.errors,
+            osqueryd_queries = self.backends.osqueryd.ok + self.backends.osqueryd.errors,
             peak_rss_bytes = self.memory.peak_rss_bytes.unwrap_or(0),
             uptime_seconds = self.uptime_seconds;
             "shutdown summary"
@@ -213,6 +231,7 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::osquery::{RunError, Via};
 
     #[test]
     fn calls_land_in_their_tool_outcome_and_bucket() {
@@ -234,5 +253,22 @@ mod tests {
         assert_eq!(buckets[10], json!({"le_ms": "+Inf", "count": 1}));
         assert_eq!(v["duration_ms"]["count"], 2);
         assert!(v["memory"].get("rss_bytes").is_some());
+    }
+
+    #[test]
+    fn queries_are_counted_per_backend_and_cancelled_ones_not_at_all() {
+        let tally = Arc::new(Tally::default());
+        let m = Metrics::new().with_backends(tally.clone());
+        tally.count(Via::Osqueryd, &Ok(()));
+        tally.count::<()>(
+            Via::Osqueryd,
+            &Err(RunError::Timeout(Duration::from_secs(1))),
+        );
+        tally.count::<()>(Via::Osqueryi, &Err(RunError::Cancelled));
+        tally.count(Via::Osqueryi, &Ok(()));
+        assert_eq!(
+            m.snapshot(0).to_json()["backends"],
+            json!({"osqueryi": {"ok": 1, "errors": 0}, "osqueryd": {"ok": 1, "errors": 1}})
+        );
     }
 }

@@ -1,6 +1,7 @@
-//! One osquery query, answered by a backend. Today that is one contained
-//! osqueryi process per query ([`Osqueryi`]); the [`Runner`] enum is where a
-//! second backend (osqueryd's extension socket) joins behind the same pool.
+//! One osquery query, answered by a backend: one contained osqueryi process
+//! per query ([`Osqueryi`]), a running osqueryd through its extensions socket
+//! ([`Daemon`]), or both ([`Runner::Hybrid`]: event tables through the
+//! socket, the rest osqueryi).
 //!
 //! This module knows nothing about MCP or tools; it takes SQL that has already
 //! been built or checked by the caller, and gives back rows or a [`RunError`].
@@ -13,34 +14,76 @@ use serde_json::{Map, Value};
 
 pub mod containment;
 mod control;
+mod daemon;
 mod home;
 mod locate;
 mod parse;
 mod run;
 pub mod signals;
+mod tally;
 pub mod thrift;
 
 pub use containment::ChildLimits;
 pub use control::Control;
+pub use daemon::{Daemon, VERSION_SQL};
 pub use home::PrivateHome;
 pub use locate::locate;
 pub use parse::parse_rows;
 pub use run::{Osqueryi, Slots};
+pub use tally::{Counts, Tally, TallySnapshot};
 
 pub type Row = Map<String, Value>;
 
-/// What answers queries. A later backend is one more variant here; callers
-/// hold a `Runner` and never name the process machinery.
+/// What answers queries; callers hold a `Runner` and never name the process
+/// or socket machinery.
 #[derive(Debug)]
 pub enum Runner {
     Osqueryi(Osqueryi),
+    Daemon(Daemon),
+    /// Queries that read event tables go to the daemon (only a daemon with
+    /// events enabled has their rows), the rest to osqueryi.
+    Hybrid(Osqueryi, Daemon),
+}
+
+/// Which backend a query goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Osqueryi,
+    Osqueryd,
 }
 
 impl Runner {
-    /// Runs one query to completion and parses its rows.
-    pub fn run(&self, sql: &str, control: &Control) -> Result<Output, RunError> {
+    /// Where a query goes; whether it reads an event table matters only
+    /// to hybrid.
+    pub fn via(&self, reads_events: bool) -> Via {
+        match (self, reads_events) {
+            (Runner::Osqueryi(_), _) | (Runner::Hybrid(..), false) => Via::Osqueryi,
+            (Runner::Daemon(_), _) | (Runner::Hybrid(..), true) => Via::Osqueryd,
+        }
+    }
+
+    /// Runs one query to completion and returns its rows; `via` (from
+    /// [`Runner::via`]) picks the backend when there are two.
+    pub fn run(&self, via: Via, sql: &str, control: &Control) -> Result<Output, RunError> {
+        match (self, via) {
+            (Runner::Osqueryi(o), _) | (Runner::Hybrid(o, _), Via::Osqueryi) => o.run(sql, control),
+            (Runner::Daemon(d), _) | (Runner::Hybrid(_, d), Via::Osqueryd) => d.run(sql, control),
+        }
+    }
+
+    /// The osqueryi backend, unless every query goes to the daemon.
+    pub fn osqueryi(&self) -> Option<&Osqueryi> {
         match self {
-            Runner::Osqueryi(o) => o.run(sql, control),
+            Runner::Osqueryi(o) | Runner::Hybrid(o, _) => Some(o),
+            Runner::Daemon(_) => None,
+        }
+    }
+
+    /// The daemon backend, if any query goes there.
+    pub fn daemon(&self) -> Option<&Daemon> {
+        match self {
+            Runner::Daemon(d) | Runner::Hybrid(_, d) => Some(d),
+            Runner::Osqueryi(_) => None,
         }
     }
 }
@@ -54,6 +97,8 @@ pub enum RunError {
     Failed(String),
     Cancelled,
     Spawn(String),
+    /// The daemon backend's failures, each worded for what can be done.
+    Daemon(String),
 }
 
 impl std::fmt::Display for RunError {
@@ -76,6 +121,7 @@ impl std::fmt::Display for RunError {
             RunError::Failed(why) => write!(f, "osqueryi execution failed: {why}"),
             RunError::Cancelled => write!(f, "cancelled"),
             RunError::Spawn(why) => write!(f, "could not run osqueryi: {why}"),
+            RunError::Daemon(why) => f.write_str(why),
         }
     }
 }

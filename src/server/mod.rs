@@ -18,7 +18,7 @@ use crate::config::{Config, WORKERS};
 use crate::logging;
 use crate::mcp::Session;
 use crate::ops::metrics::Metrics;
-use crate::osquery::{PrivateHome, RunError, Runner, signals};
+use crate::osquery::{PrivateHome, RunError, signals};
 use crate::tools::Engine;
 
 pub mod coalesce;
@@ -57,7 +57,7 @@ pub fn serve_on(
     engine: Engine,
 ) -> std::io::Result<()> {
     let engine = Arc::new(engine);
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::new().with_backends(engine.tally.clone()));
     let inflight = Arc::new(InFlight::new());
     let (out, writer) = writer::spawn(output)?;
     let log_out = out.clone();
@@ -84,11 +84,20 @@ pub fn serve_on(
         config.timeout.as_secs(),
         config.max_response_size
     );
-    let Runner::Osqueryi(osqueryi) = &engine.runner;
-    match osqueryi.locate() {
-        Some(path) => log::info!("osqueryi: {}", path.display()),
-        // Not fatal: the tools are listed and every call says what to fix.
-        None => log::warn!("{}", RunError::NotFound(osqueryi.osquery_path.clone())),
+    if let Some(osqueryi) = engine.runner.osqueryi() {
+        match osqueryi.locate() {
+            Some(path) => log::info!("osqueryi: {}", path.display()),
+            // Not fatal: the tools are listed and every call says what to fix.
+            None => log::warn!("{}", RunError::NotFound(osqueryi.osquery_path.clone())),
+        }
+    }
+    if let Some(daemon) = engine.runner.daemon() {
+        // Connected on first use: osqueryd may start after the server.
+        log::info!(
+            "backend {}: osqueryd socket {}",
+            config.backend.as_str(),
+            daemon.socket.display()
+        );
     }
     let health = HealthReplies::new(config.clone(), engine.clone(), metrics.started());
     Reader {

@@ -1,5 +1,5 @@
 //! The worker pool: five threads, each taking one tool call at a time from the
-//! bounded queue, running osqueryi for it, and handing the answer to the
+//! bounded queue, running its query, and handing the answer to the
 //! writer. A panic while serving one call becomes an error result for that
 //! call; the thread lives on, so the pool never shrinks. A worker also answers
 //! the identical calls that joined its call (see [`super::coalesce`]).
@@ -79,7 +79,7 @@ impl Worker {
         let answer = if control.is_cancelled() {
             None
         } else {
-            self.progress(job, 0.5, "running osqueryi");
+            self.progress(job, 0.5, self.engine.progress_note(&job.plan));
             Some(self.run_isolated(job, &control))
         };
         let duration = started.elapsed();

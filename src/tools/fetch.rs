@@ -4,11 +4,11 @@
 //! queries to the tables that exist, filters list_tables, checks
 //! describe_table's answer, cuts and enriches the rows and masks secrets.
 //!
-//! Everything here may block on osqueryi, so it runs on a worker thread (or
-//! the one-shot command line), never on the reader.
+//! Everything here may block on osqueryi or osqueryd, so it runs on a worker
+//! thread (or the one-shot command line), never on the reader.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -16,10 +16,12 @@ use serde_json::{Value, json};
 
 use super::describe::{self, TableRules};
 use super::queries::{self, PACKAGE_SOURCES, REGISTRY_SQL, SERVICE_SOURCES, Source};
-use super::{LIMIT_MAX, Outcome, Plan, ToolName, count, enrich, hints};
-use crate::config::{Config, WORKERS};
+use super::{LIMIT_MAX, Outcome, Plan, ToolName, count, enrich, hints, route};
+use crate::config::{Backend, Config, WORKERS};
 use crate::guard::TablePolicy;
-use crate::osquery::{ChildLimits, Control, Osqueryi, Row, RunError, Runner, Slots};
+use crate::osquery::{
+    ChildLimits, Control, Daemon, Osqueryi, Output, Row, RunError, Runner, Slots, Tally, Via,
+};
 
 /// What a worker needs to answer a call, and nothing of the server around
 /// it: the command line builds one for a one-shot call or health check.
@@ -31,6 +33,8 @@ pub struct Engine {
     pub policy: TablePolicy,
     /// Mask values that look like secrets before anyone sees them.
     pub redact: bool,
+    /// Queries answered per backend, for the metrics.
+    pub tally: Arc<Tally>,
     /// The active tables osquery_registry lists, asked once by a worker the
     /// first time a tool needs them.
     tables: OnceLock<Vec<String>>,
@@ -117,27 +121,43 @@ impl Raw {
 }
 
 impl Engine {
-    /// An engine running osqueryi as `config` says, with `home` as its HOME.
+    /// An engine with the backend `config` names; osqueryi gets `home` as
+    /// its HOME.
     pub fn new(config: &Config, home: PathBuf) -> Engine {
         let policy = TablePolicy::new(config.deny_tables.clone(), config.allow_tables.clone());
-        let runner = Runner::Osqueryi(Osqueryi {
+        let osqueryi = || Osqueryi {
             osquery_path: config.osquery_path.clone(),
             timeout: config.timeout,
             max_output: config.max_response_size,
             disable_tables: policy.disable_tables_flag(),
             enable_tables: super::enable::enable_tables_flag(&policy),
-            home,
+            home: home.clone(),
             limits: ChildLimits {
                 nice: config.child_nice,
                 address_space_bytes: config.child_memory_bytes,
                 cpu_seconds: config.child_cpu_seconds.unwrap_or(config.timeout.as_secs()),
             },
             slots: Slots::new(WORKERS),
-        });
+        };
+        // One connection per worker is kept between calls.
+        let daemon = || {
+            Daemon::new(
+                config.socket.clone(),
+                config.timeout,
+                config.max_response_size,
+                WORKERS,
+            )
+        };
+        let runner = match config.backend {
+            Backend::Osqueryi => Runner::Osqueryi(osqueryi()),
+            Backend::Daemon => Runner::Daemon(daemon()),
+            Backend::Hybrid => Runner::Hybrid(osqueryi(), daemon()),
+        };
         Engine {
             runner,
             policy,
             redact: config.redact,
+            tally: Arc::default(),
             tables: OnceLock::new(),
         }
     }
@@ -192,6 +212,14 @@ impl Engine {
         }
     }
 
+    /// What a call's progress note says while its query runs.
+    pub fn progress_note(&self, plan: &Plan) -> &'static str {
+        match self.via(&plan.sql) {
+            Via::Osqueryi => "running osqueryi",
+            Via::Osqueryd => "querying osqueryd",
+        }
+    }
+
     /// Gets the rows for a planned call (before `enrich::finish`).
     fn raw(&self, plan: &Plan, control: &Control) -> Result<Raw, Failure> {
         match plan.tool {
@@ -214,7 +242,10 @@ impl Engine {
             ToolName::DescribeTable => {
                 // plan() already refused tables outside the policy.
                 let table = plan.table.as_deref().unwrap_or_default();
-                let mut raw = self.run(&plan.sql, control)?;
+                let mut raw = match self.via(&plan.sql) {
+                    Via::Osqueryi => self.run(&plan.sql, control)?,
+                    Via::Osqueryd => self.daemon_columns(table, control)?,
+                };
                 if raw.rows.is_empty() {
                     return Err(Failure::tool_error(format!(
                         "no such table: {table}; use list_tables"
@@ -241,11 +272,44 @@ impl Engine {
     }
 
     fn run(&self, sql: &str, control: &Control) -> Result<Raw, Failure> {
-        let output = self.runner.run(sql, control)?;
+        let output = self.query(sql, control)?;
         Ok(Raw {
             warnings: output.warnings,
             ..Raw::rows(output.rows)
         })
+    }
+
+    /// Which backend answers `sql`: in hybrid, the daemon if it reads an
+    /// event table.
+    fn via(&self, sql: &str) -> Via {
+        let hybrid = matches!(self.runner, Runner::Hybrid(..));
+        self.runner.via(hybrid && route::reads_event_table(sql))
+    }
+
+    /// Every query of the engine goes through here, to be routed and counted.
+    fn query(&self, sql: &str, control: &Control) -> Result<Output, RunError> {
+        let via = self.via(sql);
+        let result = self.runner.run(via, sql, control);
+        self.tally.count(via, &result);
+        result
+    }
+
+    /// describe_table through osqueryd: `getQueryColumns` on a `SELECT *`,
+    /// which osqueryd prepares without running. An unknown table is no rows,
+    /// as PRAGMA table_info answers on the osqueryi path.
+    fn daemon_columns(&self, table: &str, control: &Control) -> Result<Raw, Failure> {
+        let Some(daemon) = self.runner.daemon() else {
+            return Err(Failure::tool_error("no osqueryd backend".into()));
+        };
+        let result = daemon.columns(&queries::select_all_sql(table), control);
+        self.tally.count(Via::Osqueryd, &result);
+        match result {
+            Ok(output) => Ok(Raw::rows(output.rows)),
+            Err(RunError::Daemon(why)) if why.contains("no such table") => {
+                Ok(Raw::rows(Vec::new()))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Runs a fixed tool over only the candidate tables this host's osquery
@@ -283,7 +347,7 @@ impl Engine {
         if let Some(tables) = self.tables.get() {
             return Ok(tables);
         }
-        let output = self.runner.run(REGISTRY_SQL, control)?;
+        let output = self.query(REGISTRY_SQL, control)?;
         let mut names: Vec<String> = output
             .rows
             .iter()

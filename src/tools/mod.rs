@@ -13,6 +13,7 @@ mod fetch;
 mod hints;
 mod plan;
 mod queries;
+mod route;
 mod schema;
 
 pub use fetch::{Engine, Failure, Fetched, StructuredMeta};

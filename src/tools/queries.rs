@@ -115,6 +115,11 @@ pub fn columns_sql(name: &str) -> String {
     format!("PRAGMA table_info(\"{name}\");")
 }
 
+/// What osqueryd's `getQueryColumns` describes a table by; `name` as above.
+pub fn select_all_sql(name: &str) -> String {
+    format!("SELECT * FROM \"{name}\";")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ use mcp_osquery_server::guard::TablePolicy;
 use mcp_osquery_server::tools;
 use serde_json::{Map, Value, json};
 
+mod daemon;
 mod hostile;
 
 /// "10 MB" as a user means it: the largest osqueryi output whose rows still fit
@@ -27,7 +28,7 @@ const TEN_MB: usize = 10_000_000;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(server), Some(standin)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: bench SERVER_BINARY OSQUERYI [--quick]");
+        eprintln!("usage: bench SERVER_BINARY OSQUERYI [--quick] [--hostile]");
         std::process::exit(2);
     };
     let quick = args.iter().any(|a| a == "--quick");
@@ -76,6 +77,9 @@ fn main() {
     eprintln!("bench: per-call latency against a 250 ms osqueryi…");
     let sleeper = scratch.sleeper("sleep250", "0.25");
     let latency_250 = b.latency(&sleeper, if quick { 5 } else { 20 });
+    let daemon_calls = if quick { 200 } else { 1000 };
+    eprintln!("bench: per-call latency through osqueryd's socket ({daemon_calls} calls each way)…");
+    let latency_daemon = daemon::latency(&b, daemon_calls);
     let mut concurrency = Vec::new();
     for n in [10, 50, 200] {
         eprintln!("bench: {n} concurrent 100 ms calls…");
@@ -93,6 +97,7 @@ fn main() {
         "idle_rss_kib": idle,
         "latency": latency,
         "latency_250ms": latency_250,
+        "latency_daemon": latency_daemon,
         "concurrency": concurrency,
         "huge": [one, five],
         "hostile": hostile,
@@ -639,6 +644,19 @@ fn print_table(r: &Value) {
                 "< 2 %".to_string(),
             ),
         ];
+        for (tool, d) in r["latency_daemon"].as_object().into_iter().flatten() {
+            rows.push((
+                format!("per call through osqueryd's socket ({tool}): server vs direct Thrift client (median)"),
+                format!(
+                    "{} vs {} ms (+{} ms); server CPU {} ms per call",
+                    f(&d["server_ms"]["median"]),
+                    f(&d["direct_thrift_ms"]["median"]),
+                    f(&d["overhead_ms"]),
+                    f(&d["server_cpu_ms_per_call"]),
+                ),
+                "≤ 1 ms, within 0.5 ms; CPU ≤ 0.2 ms".to_string(),
+            ));
+        }
         for c in r["concurrency"].as_array().into_iter().flatten() {
             rows.push((
                 format!("{} concurrent 100 ms calls", f(&c["calls"])),

@@ -8,11 +8,13 @@ connection) on a UNIX socket, TBufferedTransport (unframed), TBinaryProtocol.
 
 Prints "listening on PATH" once connections are accepted. Its answers are the
 ones tests/it/fake_daemon.rs (canned_rows, canned_columns) gives, so the ignored
-interop test in tests/thrift_wire.rs can expect the same rows from both:
+interop tests (tests/it/thrift_wire.rs, tests/it/daemon.rs) can expect the same
+rows from both:
 
 - ping: status 0, "pong";
 - query: status 1 "no such table: nosuch" when the SQL names `nosuch`;
   a TApplicationException (INTERNAL_ERROR) when it says `raise`;
+  osquery 5.13.1's version when it reads `osquery_info` (for health checks);
   otherwise status 0 and two rows;
 - getQueryColumns: one {column: type} map per column.
 """
@@ -28,6 +30,7 @@ from osquery.extensions import ExtensionManager
 from osquery.extensions.ttypes import ExtensionResponse, ExtensionStatus
 
 ROWS = [{"name": "osqueryd", "pid": "1"}, {"name": "sshd", "pid": "812"}]
+INFO = [{"version": "5.13.1"}]
 COLUMNS = [{"name": "TEXT"}, {"pid": "BIGINT"}]
 
 
@@ -40,6 +43,8 @@ class Handler:
             return ExtensionResponse(ExtensionStatus(1, "no such table: nosuch", 0), [])
         if "raise" in sql:
             raise RuntimeError("asked to fail")
+        if "osquery_info" in sql:
+            return ExtensionResponse(ExtensionStatus(0, "OK", 0), INFO)
         return ExtensionResponse(ExtensionStatus(0, "OK", 0), ROWS)
 
     def getQueryColumns(self, sql):

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Interop: src/osquery/thrift.rs against a real Thrift implementation.
+# Interop: src/osquery/thrift.rs, and the server binary on the daemon backend,
+# against a real Thrift implementation.
 #
-#   bash tests/interop/run.sh
+#   make interop    (or: bash tests/interop/run.sh)
 #
 # 1. checks fixtures/thrift/*.bin are still what the Thrift library writes;
 # 2. starts tests/interop/fake_extension_manager.py on a temporary socket;
-# 3. runs the ignored interop test of tests/it/thrift_wire.rs against it.
+# 3. runs the ignored interop tests against it: the codec's
+#    (tests/it/thrift_wire.rs) and the binary's with OSQUERY_BACKEND=daemon
+#    and no osqueryi (tests/it/daemon.rs).
 # Installs (idempotent, reused later) a venv /tmp/thrift-interop-venv-<versions>
 # with thrift==$THRIFT_V and osquery==$OSQUERY_PY_V from PyPI.
 set -euo pipefail
@@ -41,4 +44,5 @@ done
 grep -q '^listening' "$dir/log" || { cat "$dir/log"; echo "interop: the Python server did not start" >&2; exit 1; }
 
 OSQUERY_INTEROP_SOCKET="$dir/osquery.em" \
-    cargo test --quiet --test it -- --ignored --nocapture thrift_wire::interop_with_a_python_thrift_server
+    cargo test --quiet --test it -- --ignored --nocapture --test-threads 1 \
+    thrift_wire::interop_with_a_python_thrift_server daemon::interop_the_binary_against_a_python_thrift_server

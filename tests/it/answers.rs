@@ -1,7 +1,9 @@
 //! Answers that help a model: list_tables, describe_table, the prompts, and
 //! fixed tools that adapt to the tables this host's osquery has.
 
-use crate::util::{Server, Standin, TempDir, error_text, rows, set_executable, standin_path};
+use crate::util::{
+    Server, Standin, TempDir, error_text, rows, set_executable, sql_blocks, standin_path,
+};
 use serde_json::{Value, json};
 
 fn names(rows: &[Value]) -> Vec<String> {
@@ -226,13 +228,6 @@ fn describe_table_lists_columns_and_types() {
     // Refused names are in tools.rs; an unknown one is osqueryi's answer.
     let e = error_text(&s.call("describe_table", json!({"table": "no_such_thing"})));
     assert_eq!(e, "Error: no such table: no_such_thing; use list_tables");
-}
-
-fn sql_blocks(text: &str) -> Vec<String> {
-    text.split("```sql\n")
-        .skip(1)
-        .filter_map(|b| b.split_once("\n```").map(|(sql, _)| sql.to_string()))
-        .collect()
 }
 
 #[test]

@@ -42,6 +42,9 @@ pub enum Answer {
     Hang,
     /// Wait, then answer.
     Slow(Duration, Box<Answer>),
+    /// The canned rows reply a byte at a time, this long apart: every read
+    /// gets a byte in time, the whole reply takes long.
+    Trickle(Duration),
     /// Bytes that are not a Thrift message, then close.
     Garbage,
     /// The first half of a rows reply, then close.
@@ -165,6 +168,11 @@ impl FakeDaemon {
         self.shared.connections.load(Ordering::SeqCst)
     }
 
+    /// Connections open now (neither side has closed them).
+    pub fn open_connections(&self) -> usize {
+        lock(&self.shared.open).len()
+    }
+
     /// Stop listening, close every connection and remove the socket, as a
     /// daemon that exits does.
     pub fn stop(&mut self) {
@@ -266,6 +274,13 @@ fn answer_call(
         Answer::Slow(delay, answer) => {
             thread::sleep(delay);
             answer_call(w, r, call, *answer)
+        }
+        Answer::Trickle(pause) => {
+            for byte in rows_reply(call, &canned_rows()).0 {
+                w.write_all(&[byte])?;
+                thread::sleep(pause);
+            }
+            Ok(())
         }
         Answer::Garbage => {
             w.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")?;

@@ -5,6 +5,8 @@ mod allow_list;
 mod answers;
 mod coalesce;
 mod concurrency;
+mod daemon;
+mod daemon_host;
 mod error_texts;
 mod failures;
 mod fake_daemon;

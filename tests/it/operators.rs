@@ -306,12 +306,14 @@ fn top_level_keys(text: &str) -> Vec<String> {
     keys
 }
 
-const HEALTH_KEYS: [&str; 7] = [
+const HEALTH_KEYS: [&str; 9] = [
     "status",
     "reasons",
     "server",
     "uptime_seconds",
+    "backend",
     "osqueryi",
+    "osqueryd",
     "limits",
     "tables",
 ];

@@ -370,6 +370,18 @@ impl Server {
             .unwrap_or_else(|| panic!("server did not exit within {DEADLINE:?}"))
     }
 
+    /// Closes stdin, reads what is left, and asserts the server exits 0
+    /// without ever having answered `id` (a cancelled call).
+    pub fn finish_without_answering(&mut self, id: &Value) {
+        self.close_stdin();
+        let rest = self.drain();
+        assert!(
+            !rest.iter().any(|m| m.get("id") == Some(id)),
+            "a cancelled call was answered: {rest:?}"
+        );
+        assert_eq!(self.wait_exit().code(), Some(0));
+    }
+
     pub fn stderr_lines(&self) -> Vec<String> {
         self.stderr.lock().expect("stderr lock").clone()
     }
@@ -461,4 +473,22 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, rest) = stat.rsplit_once(") ")?;
     Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// Peak resident memory of a process in KiB.
+pub fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM line")
+}
+
+/// The SQL in a prompt's text: every ```sql block.
+pub fn sql_blocks(text: &str) -> Vec<String> {
+    text.split("```sql\n")
+        .skip(1)
+        .filter_map(|b| b.split_once("\n```").map(|(sql, _)| sql.to_string()))
+        .collect()
 }
