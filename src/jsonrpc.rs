@@ -5,15 +5,26 @@
 //! constructors below so that no call site can produce `"error": null` or an id on
 //! a notification.
 
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
+use std::sync::Arc;
+
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
 pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 pub const INTERNAL_ERROR: i64 = -32603;
+
+/// The longest request id, or progress token, we accept, in bytes of JSON.
+/// Clients send small integers or UUIDs (38 bytes quoted); 1 KiB leaves room
+/// for any prefix or composite key a client may build, while a call, its
+/// queue entry and each of its messages stay small. Longer ones are refused
+/// with [`INVALID_REQUEST`] (issue 12: ids of 8 MiB, kept per message, cost
+/// hundreds of MiB).
+pub const MAX_ID_BYTES: usize = 1024;
 
 /// A request id exactly as the client sent it: a string or an integer that fits
 /// in 64 bits. Kept as the parsed JSON value, which serde_json holds as an exact
@@ -30,6 +41,22 @@ impl RequestId {
             Value::Number(n) if n.is_i64() || n.is_u64() => Some(RequestId(value.clone())),
             _ => None,
         }
+    }
+
+    /// As [`RequestId::from_value`], and at most [`MAX_ID_BYTES`] long; the
+    /// length is measured before anything is copied.
+    pub fn checked(value: &Value) -> Result<RequestId, String> {
+        let shaped = matches!(value, Value::String(_))
+            || value.as_number().is_some_and(|n| n.is_i64() || n.is_u64());
+        if !shaped {
+            return Err("id must be a string or an integer".into());
+        }
+        if json_len(value) > MAX_ID_BYTES {
+            return Err(format!(
+                "id is longer than {MAX_ID_BYTES} bytes, the limit for ids and progress tokens"
+            ));
+        }
+        Ok(RequestId(value.clone()))
     }
 
     /// A key that keeps `7` and `"7"` apart, for the in-flight registry.
@@ -50,6 +77,24 @@ impl std::fmt::Display for RequestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.0)
     }
+}
+
+/// The length of `value` as compact JSON, counted without writing it anywhere.
+pub fn json_len(value: &(impl Serialize + ?Sized)) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Counting cannot fail, and our values serialise.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 #[derive(Debug)]
@@ -78,16 +123,84 @@ pub fn parse_line(line: &[u8]) -> Result<Incoming, Outgoing> {
             "Parse error: line is not valid UTF-8",
         ));
     };
-    let value: Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(Outgoing::error(
-                None,
-                PARSE_ERROR,
-                format!("Parse error: {e}"),
-            ));
+    match serde_json::from_str(text) {
+        Ok(value) => read(value),
+        Err(e) => Err(lone_surrogates(text)
+            .unwrap_or_else(|| Outgoing::error(None, PARSE_ERROR, format!("Parse error: {e}")))),
+    }
+}
+
+/// serde_json refuses a string escape that is half of a UTF-16 surrogate pair
+/// (`"\ud800"`), and no UTF-8 message can carry one. A request whose line is
+/// otherwise valid is refused with its own id, so the client learns which call
+/// failed instead of waiting for it; the id is found by reading the line again
+/// with each lone surrogate taken as U+FFFD. `None`: not that case.
+fn lone_surrogates(text: &str) -> Option<Outgoing> {
+    let mended = mend_lone_surrogates(text)?;
+    let value = serde_json::from_str(&mended).ok()?;
+    drop(mended);
+    match read(value) {
+        Ok(Incoming::Request { id, .. }) => {
+            // An id that held one cannot be echoed as sent.
+            let id = Some(id).filter(|id| !id.0.as_str().is_some_and(|s| s.contains('\u{fffd}')));
+            Some(Outgoing::error(
+                id,
+                INVALID_REQUEST,
+                "Invalid request: a string holds a lone UTF-16 surrogate escape (such as \\ud800), \
+                 which no UTF-8 text can carry; send U+FFFD or the complete surrogate pair",
+            ))
         }
+        Err(refusal) => Some(refusal),
+        Ok(_) => None,
+    }
+}
+
+/// `text` with every lone surrogate escape in its strings turned into
+/// `\ufffd` (the same length), or `None`, without a copy, when it has none.
+fn mend_lone_surrogates(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let hex = |at: usize| -> Option<u16> {
+        let digits = bytes.get(at..at + 4)?;
+        u16::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
     };
+    // Where a `\uXXXX` escape starts at `at`, its code unit.
+    let unit = |at: usize| match bytes.get(at..at + 2) {
+        Some(br"\u") => hex(at + 2),
+        _ => None,
+    };
+    let high = |u: u16| (0xD800..0xDC00).contains(&u);
+    let low = |u: u16| (0xDC00..0xE000).contains(&u);
+    let (mut i, mut in_string, mut lone) = (0, false, Vec::new());
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => in_string = !in_string,
+            b'\\' if in_string => {
+                match unit(i) {
+                    Some(u) if high(u) && unit(i + 6).is_some_and(low) => i += 6,
+                    Some(u) if high(u) || low(u) => lone.push(i + 2),
+                    _ => {}
+                }
+                // Past the escaped character (for `\uXXXX`, its digits are
+                // plain ASCII and change nothing).
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if lone.is_empty() {
+        return None;
+    }
+    let mut mended = bytes.to_vec();
+    for at in lone {
+        mended[at..at + 4].copy_from_slice(b"fffd");
+    }
+    // Only ASCII digits were replaced by ASCII digits.
+    String::from_utf8(mended).ok()
+}
+
+/// A parsed line as a message, or the error response to send back.
+fn read(value: Value) -> Result<Incoming, Outgoing> {
     let Value::Object(mut obj) = value else {
         let what = if value.is_array() {
             "batches are not supported (removed in MCP 2025-06-18); send one message per line"
@@ -102,16 +215,9 @@ pub fn parse_line(line: &[u8]) -> Result<Incoming, Outgoing> {
     };
     let id = match obj.get("id") {
         None => None,
-        Some(raw) => match RequestId::from_value(raw) {
-            Some(id) => Some(id),
-            None => {
-                return Err(Outgoing::error(
-                    None,
-                    INVALID_REQUEST,
-                    "Invalid request: id must be a string or an integer",
-                ));
-            }
-        },
+        Some(raw) => Some(RequestId::checked(raw).map_err(|why| {
+            Outgoing::error(None, INVALID_REQUEST, format!("Invalid request: {why}"))
+        })?),
     };
     let invalid = |id: Option<RequestId>, why: &str| {
         Outgoing::error(id, INVALID_REQUEST, format!("Invalid request: {why}"))
@@ -167,8 +273,39 @@ pub enum Outgoing {
     Notification {
         jsonrpc: &'static str,
         method: &'static str,
-        params: Value,
+        params: Params,
     },
+}
+
+/// A notification's params: a value built for it, or members of which the
+/// first is JSON shared with other messages (a call's progress token goes out
+/// with each of its progress notes without a copy).
+#[derive(Debug)]
+pub enum Params {
+    Value(Value),
+    Sharing {
+        first: (&'static str, Arc<RawValue>),
+        rest: Map<String, Value>,
+    },
+}
+
+impl Serialize for Params {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Params::Value(v) => v.serialize(s),
+            Params::Sharing {
+                first: (key, shared),
+                rest,
+            } => {
+                let mut map = s.serialize_map(Some(rest.len() + 1))?;
+                map.serialize_entry(key, &**shared)?;
+                for (k, v) in rest {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
 }
 
 impl Outgoing {
@@ -212,17 +349,27 @@ impl Outgoing {
     }
 
     pub fn notification(method: &'static str, params: Value) -> Outgoing {
+        Outgoing::notification_with(method, Params::Value(params))
+    }
+
+    pub fn notification_with(method: &'static str, params: Params) -> Outgoing {
         Outgoing::Notification {
             jsonrpc: "2.0",
             method,
             params,
         }
     }
+
+    /// The bytes this message takes on the wire, its newline included.
+    pub fn weight(&self) -> usize {
+        json_len(self) + 1
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn roundtrip_id(line: &str) -> String {
         match parse_line(line.as_bytes()) {
@@ -321,6 +468,103 @@ mod tests {
         let note = serde_json::to_string(&Outgoing::notification("n", serde_json::json!({})))
             .unwrap_or_default();
         assert_eq!(note, r#"{"jsonrpc":"2.0","method":"n","params":{}}"#);
+    }
+
+    fn error_of(line: &str) -> (Value, i64, String) {
+        match parse_line(line.as_bytes()) {
+            Err(Outgoing::Response {
+                id,
+                body: Body::Error(e),
+                ..
+            }) => (
+                serde_json::to_value(id).unwrap_or_default(),
+                e.code,
+                e.message,
+            ),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ids_longer_than_the_cap_are_refused_with_a_null_id() {
+        let quoted = |n: usize| format!("\"{}\"", "7".repeat(n));
+        // Exactly at the cap, as JSON: accepted and echoed as sent.
+        let at_cap = quoted(MAX_ID_BYTES - 2);
+        let line = format!(r#"{{"jsonrpc":"2.0","id":{at_cap},"method":"ping"}}"#);
+        assert!(roundtrip_id(&line).contains(&at_cap));
+        let over = quoted(MAX_ID_BYTES - 1);
+        let line = format!(r#"{{"jsonrpc":"2.0","id":{over},"method":"ping"}}"#);
+        let (id, code, message) = error_of(&line);
+        assert_eq!((id, code), (Value::Null, INVALID_REQUEST));
+        assert!(
+            message.contains(&format!("longer than {MAX_ID_BYTES} bytes")),
+            "{message}"
+        );
+        // Escapes count as they are echoed.
+        let escaped = format!("\"{}\"", "\\n".repeat(MAX_ID_BYTES / 2));
+        let line = format!(r#"{{"jsonrpc":"2.0","id":{escaped},"method":"ping"}}"#);
+        assert_eq!(error_of(&line).1, INVALID_REQUEST);
+    }
+
+    #[test]
+    fn a_request_with_a_lone_surrogate_is_refused_with_its_id() {
+        for (line, want_id) in [
+            (
+                r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"custom_query","arguments":{"sql":"SELECT '\ud800'"}}}"#,
+                json!(7),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":"a","method":"x\udc00"}"#,
+                json!("a"),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":8,"method":"ping","params":{"s":"\ud83d\ud83d\ude00"}}"#,
+                json!(8),
+            ),
+            // The id itself cannot be echoed as sent.
+            (
+                r#"{"jsonrpc":"2.0","id":"\ud800","method":"ping"}"#,
+                Value::Null,
+            ),
+        ] {
+            let (id, code, message) = error_of(line);
+            assert_eq!((id, code), (want_id, INVALID_REQUEST), "{line}");
+            assert!(message.contains("lone UTF-16 surrogate"), "{message}");
+        }
+        // Pairs, escaped backslashes and surrogates outside strings are not lone ones.
+        assert!(matches!(
+            parse_line(br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"s":"\ud83d\ude00 \\ud800"}}"#),
+            Ok(Incoming::Request { .. })
+        ));
+        for line in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"s":"\ud800"} oops"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized","params":{"s":"\ud800"}}"#,
+        ] {
+            let (id, code, _) = error_of(line);
+            assert_eq!((id, code), (Value::Null, PARSE_ERROR), "{line}");
+        }
+    }
+
+    #[test]
+    fn shared_params_serialise_as_one_object() {
+        let shared: Arc<RawValue> =
+            Arc::from(RawValue::from_string("\"tok\"".into()).expect("valid JSON"));
+        let mut rest = Map::new();
+        rest.insert("progress".into(), json!(0.5));
+        let note = Outgoing::notification_with(
+            "n",
+            Params::Sharing {
+                first: ("progressToken", shared.clone()),
+                rest,
+            },
+        );
+        let text = serde_json::to_string(&note).unwrap_or_default();
+        assert_eq!(
+            text,
+            r#"{"jsonrpc":"2.0","method":"n","params":{"progressToken":"tok","progress":0.5}}"#
+        );
+        assert_eq!(note.weight(), text.len() + 1);
+        assert_eq!(Arc::strong_count(&shared), 2, "shared, not copied");
     }
 
     #[test]

@@ -15,10 +15,9 @@ use std::cell::Cell;
 use std::io::Write;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::Sender;
 use log::kv::{Key, Value as KvValue, VisitSource};
 use serde_json::{Map, Value, json};
 
@@ -37,9 +36,11 @@ pub const MCP_LEVELS: [&str; 8] = [
 ];
 /// 0: nothing is forwarded (the client has not initialized yet).
 static THRESHOLD: AtomicU8 = AtomicU8::new(0);
-/// The writer's channel while a server runs; taken away at shutdown so the
+/// Offers a note to the writer without waiting (false: dropped).
+type Forward = Arc<dyn Fn(Outgoing) -> bool + Send + Sync>;
+/// The writer's outbox while a server runs; taken away at shutdown so the
 /// writer sees its channel close.
-static FORWARD: Mutex<Option<Sender<Outgoing>>> = Mutex::new(None);
+static FORWARD: Mutex<Option<Forward>> = Mutex::new(None);
 const DEFAULT_THRESHOLD: u8 = 4; // warning
 
 thread_local! {
@@ -134,9 +135,10 @@ pub fn dropped_lines() -> u64 {
     DROPPED.load(Ordering::Relaxed)
 }
 
-/// Starts forwarding to an MCP client through `out` (threshold still unset).
-pub fn forward_to(out: Sender<Outgoing>) {
-    *lock_forward() = Some(out);
+/// Starts forwarding to an MCP client through `offer`, which must never
+/// wait (threshold still unset).
+pub fn forward_to(offer: impl Fn(Outgoing) -> bool + Send + Sync + 'static) {
+    *lock_forward() = Some(Arc::new(offer));
 }
 
 /// Stops forwarding and drops our handle on the writer's channel.
@@ -161,7 +163,7 @@ pub fn set_client_level(level: &str) -> bool {
     }
 }
 
-fn lock_forward() -> std::sync::MutexGuard<'static, Option<Sender<Outgoing>>> {
+fn lock_forward() -> std::sync::MutexGuard<'static, Option<Forward>> {
     FORWARD.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -205,7 +207,7 @@ fn mcp_rank(level: log::Level) -> u8 {
 }
 
 fn forward(record: &log::Record<'_>, rank: u8) {
-    let Some(out) = lock_forward().clone() else {
+    let Some(offer) = lock_forward().clone() else {
         return;
     };
     let mut data = Map::new();
@@ -216,8 +218,8 @@ fn forward(record: &log::Record<'_>, rank: u8) {
         "logger": logger_name(record),
         "data": data,
     });
-    // try_send: the writer itself logs, and a full outbox must not stall anyone.
-    let _ = out.try_send(Outgoing::notification("notifications/message", params));
+    // Never waits: the writer itself logs, and a full outbox must not stall anyone.
+    offer(Outgoing::notification("notifications/message", params));
 }
 
 fn logger_name<'a>(record: &'a log::Record<'_>) -> &'a str {

@@ -18,7 +18,9 @@ use super::ratelimit::RateLimiter;
 use super::resources::{self, Resource};
 use super::{prompts, results};
 use crate::guard::TablePolicy;
-use crate::jsonrpc::{INVALID_PARAMS, Incoming, METHOD_NOT_FOUND, Outgoing, RequestId};
+use crate::jsonrpc::{
+    INVALID_PARAMS, INVALID_REQUEST, Incoming, METHOD_NOT_FOUND, Outgoing, RequestId,
+};
 use crate::logging::MCP_LEVELS;
 use crate::osquery::Control;
 use crate::tools::{self, Outcome, ToolName};
@@ -117,6 +119,9 @@ impl Session {
     }
 
     fn request(&mut self, id: RequestId, method: &str, params: Option<Value>) -> Action {
+        if let Err(why) = params::check_progress_token(&params) {
+            return Action::Reply(Outgoing::error(Some(id), INVALID_REQUEST, why));
+        }
         let era = match era::classify(method, &params) {
             Ok(era) => era,
             Err(rejected) => return Action::Reply(rejected.reply(id)),

@@ -9,7 +9,22 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::job::ProgressToken;
-use crate::jsonrpc::RequestId;
+use crate::jsonrpc::{MAX_ID_BYTES, RequestId, json_len};
+
+/// Refuses a `_meta.progressToken` longer than ids may be, whatever its type
+/// and whatever the method: measured where it lies, before anything copies it.
+pub fn check_progress_token(params: &Option<Value>) -> Result<(), String> {
+    let token = params
+        .as_ref()
+        .and_then(|p| p.get("_meta"))
+        .and_then(|m| m.get("progressToken"));
+    match token {
+        Some(t) if json_len(t) > MAX_ID_BYTES => Err(format!(
+            "Invalid request: _meta.progressToken is longer than {MAX_ID_BYTES} bytes, the limit for ids and progress tokens"
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// The params as `T`; absent params read as all fields absent.
 pub fn parse<T: DeserializeOwned + Default>(params: Option<Value>) -> T {

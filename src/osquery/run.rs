@@ -28,6 +28,8 @@ pub struct Osqueryi {
     pub max_output: usize,
     /// Passed as `--disable_tables`: the host's own second wall behind the guard.
     pub disable_tables: String,
+    /// Passed as `--enable_tables` unless empty: the same wall in allow-list mode.
+    pub enable_tables: String,
     /// A private, writable HOME for osqueryi (it creates `~/.osquery`).
     pub home: PathBuf,
     pub limits: ChildLimits,
@@ -135,6 +137,9 @@ fn run_raw<T: Send + 'static>(
         ]);
         if !config.disable_tables.is_empty() {
             cmd.arg(format!("--disable_tables={}", config.disable_tables));
+        }
+        if !config.enable_tables.is_empty() {
+            cmd.arg(format!("--enable_tables={}", config.enable_tables));
         }
         // `--` so that SQL starting with `-` (a comment) is never read as a flag.
         cmd.arg("--").arg(sql);

@@ -11,8 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crossbeam_channel::Sender;
-
+use super::writer::Outbox;
 use crate::config::Config;
 use crate::jsonrpc::{INTERNAL_ERROR, Outgoing, RequestId};
 use crate::mcp::{Era, Resource, era, resources};
@@ -41,7 +40,7 @@ impl HealthReplies {
     }
 
     /// Answers `id` once a check finishes, without blocking the caller.
-    pub fn answer_later(&self, id: RequestId, era: Era, out: &Sender<Outgoing>) {
+    pub fn answer_later(&self, id: RequestId, era: Era, out: &Outbox) {
         {
             let mut waiting = lock(&self.waiting);
             if let Some(ids) = waiting.as_mut() {

@@ -8,12 +8,35 @@ use super::coalesce::Coalescer;
 use crate::jsonrpc::RequestId;
 use crate::osquery::Control;
 
+/// What the calls in flight (queued, running, or following a run) may hold
+/// of their requests, in bytes (see `Job::weight`). Counts bound them too,
+/// but the thousands of calls they allow (69 flights of up to 65 callers)
+/// could each hold SQL of 10,000 characters and an id and a token of 1 KiB;
+/// at about 700 bytes an ordinary call never comes near this.
+pub const CALL_BYTES: usize = 8 * 1024 * 1024;
+
 #[derive(Default)]
 pub struct InFlight {
-    /// By request id, so a cancellation can reach a queued or running call.
-    calls: Mutex<HashMap<String, Arc<Control>>>,
+    calls: Mutex<Calls>,
     /// Identical calls in flight share one osqueryi run.
     pub coalescer: Coalescer,
+}
+
+#[derive(Default)]
+struct Calls {
+    /// By request id, so a cancellation can reach a queued or running call;
+    /// with the bytes the call was admitted with.
+    by_id: HashMap<String, (Arc<Control>, usize)>,
+    bytes: usize,
+}
+
+/// Why a call was not recorded.
+#[derive(Debug, PartialEq)]
+pub enum Refused {
+    /// Its id is in flight already: a cancellation could not tell them apart.
+    Reused,
+    /// The calls in flight hold [`CALL_BYTES`] already.
+    Full,
 }
 
 impl InFlight {
@@ -21,25 +44,38 @@ impl InFlight {
         InFlight::default()
     }
 
-    /// Records a call; false (and nothing recorded) when the id is already
-    /// in flight, since a cancellation could not tell the two apart.
-    pub fn register(&self, id: &RequestId, control: Arc<Control>) -> bool {
+    /// Records a call of about `bytes` (see `Job::weight`); nothing is
+    /// recorded when it is refused.
+    pub fn register(
+        &self,
+        id: &RequestId,
+        control: Arc<Control>,
+        bytes: usize,
+    ) -> Result<(), Refused> {
         let mut calls = self.calls();
-        if calls.contains_key(&id.key()) {
-            return false;
+        let key = id.key();
+        if calls.by_id.contains_key(&key) {
+            return Err(Refused::Reused);
         }
-        calls.insert(id.key(), control);
-        true
+        if calls.bytes.saturating_add(bytes) > CALL_BYTES {
+            return Err(Refused::Full);
+        }
+        calls.bytes += bytes;
+        calls.by_id.insert(key, (control, bytes));
+        Ok(())
     }
 
     pub fn unregister(&self, id: &RequestId) {
-        self.calls().remove(&id.key());
+        let mut calls = self.calls();
+        if let Some((_, bytes)) = calls.by_id.remove(&id.key()) {
+            calls.bytes -= bytes;
+        }
     }
 
     /// Cancels a queued or running call; unknown or finished ids are ignored.
     /// A coalesced run stops only once all of its callers have cancelled.
     pub fn cancel(&self, id: &RequestId) {
-        let control = self.calls().get(&id.key()).cloned();
+        let control = self.calls().by_id.get(&id.key()).map(|c| c.0.clone());
         match control {
             Some(c) => {
                 log::info!("cancelling request {id}");
@@ -50,7 +86,7 @@ impl InFlight {
         }
     }
 
-    fn calls(&self) -> MutexGuard<'_, HashMap<String, Arc<Control>>> {
+    fn calls(&self) -> MutexGuard<'_, Calls> {
         self.calls.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -68,10 +104,14 @@ mod tests {
     fn an_id_is_in_flight_once_and_cancels_its_own_call() {
         let calls = InFlight::new();
         let (a, b) = (Control::new(), Control::new());
-        assert!(calls.register(&id(json!(7)), a.clone()));
-        assert!(!calls.register(&id(json!(7)), b.clone()), "reused id");
-        assert!(
-            calls.register(&id(json!("7")), b.clone()),
+        assert_eq!(calls.register(&id(json!(7)), a.clone(), 1), Ok(()));
+        assert_eq!(
+            calls.register(&id(json!(7)), b.clone(), 1),
+            Err(Refused::Reused)
+        );
+        assert_eq!(
+            calls.register(&id(json!("7")), b.clone(), 1),
+            Ok(()),
             "7 and \"7\" differ"
         );
         calls.cancel(&id(json!(7)));
@@ -79,5 +119,24 @@ mod tests {
         calls.unregister(&id(json!("7")));
         calls.cancel(&id(json!("7")));
         assert!(!b.is_cancelled(), "a finished call is not cancelled");
+    }
+
+    #[test]
+    fn calls_in_flight_are_bounded_in_bytes_until_answered() {
+        let calls = InFlight::new();
+        let half = CALL_BYTES / 2;
+        assert_eq!(calls.register(&id(json!(1)), Control::new(), half), Ok(()));
+        assert_eq!(calls.register(&id(json!(2)), Control::new(), half), Ok(()));
+        assert_eq!(
+            calls.register(&id(json!(3)), Control::new(), 1),
+            Err(Refused::Full)
+        );
+        calls.unregister(&id(json!(1)));
+        calls.unregister(&id(json!(1)));
+        assert_eq!(calls.register(&id(json!(3)), Control::new(), half), Ok(()));
+        assert_eq!(
+            calls.register(&id(json!(4)), Control::new(), 1),
+            Err(Refused::Full)
+        );
     }
 }

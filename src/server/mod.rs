@@ -67,7 +67,8 @@ pub fn serve_on(
         metrics.clone(),
     ));
     let (out, writer) = writer::spawn(output)?;
-    logging::forward_to(out.clone());
+    let log_out = out.clone();
+    logging::forward_to(move |note| log_out.try_send(note));
     let spawned = pool::spawn(Worker {
         engine: engine.clone(),
         inflight: inflight.clone(),

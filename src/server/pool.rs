@@ -13,6 +13,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::held::Held;
 use super::inflight::InFlight;
+use super::writer::Outbox;
 use crate::config::{QUEUE_CAPACITY, WORKERS};
 use crate::jsonrpc::Outgoing;
 use crate::mcp::{Answer, Job, results};
@@ -29,7 +30,7 @@ pub struct Worker {
     /// Where a result too large for one answer is kept for its next pages.
     pub held: Arc<Held>,
     pub metrics: Arc<Metrics>,
-    pub out: Sender<Outgoing>,
+    pub out: Outbox,
     /// Test builds only: a call whose SQL holds this text panics in the
     /// worker, so the isolation of panics can be tested end to end.
     #[cfg(debug_assertions)]
@@ -194,7 +195,7 @@ mod tests {
     fn run(jobs: impl FnOnce(&Engine, &InFlight) -> Vec<Box<Job>>) -> (Vec<Value>, Arc<Metrics>) {
         let standin = Standin::new(None);
         let (engine, _home) = standin.engine();
-        let (out, written) = crossbeam_channel::unbounded();
+        let (out, written) = crate::server::writer::capture();
         let metrics = Arc::new(Metrics::new());
         let worker = Worker {
             engine: Arc::new(engine),
@@ -207,7 +208,12 @@ mod tests {
         };
         let (queue, pool) = spawn(worker.clone()).expect("workers start");
         for j in jobs(&worker.engine, &worker.inflight) {
-            assert!(worker.inflight.register(&j.id, j.control.clone()));
+            assert!(
+                worker
+                    .inflight
+                    .register(&j.id, j.control.clone(), j.weight())
+                    .is_ok()
+            );
             queue.send(j).expect("room in the queue");
         }
         drop(queue);
@@ -257,7 +263,11 @@ mod tests {
                 _ => panic!("the first call leads"),
             };
             let follower = job(2, "users", json!({}), engine);
-            assert!(inflight.register(&follower.id, follower.control.clone()));
+            assert!(
+                inflight
+                    .register(&follower.id, follower.control.clone(), 1)
+                    .is_ok()
+            );
             assert!(matches!(
                 inflight.coalescer.admit(follower),
                 Admission::Followed

@@ -7,13 +7,16 @@ use std::io::{BufRead, ErrorKind};
 
 use crossbeam_channel::{Sender, TrySendError};
 
+use super::writer::Outbox;
+
 use super::coalesce::Admission;
 use super::health_reply::HealthReplies;
 use super::held::Held;
-use super::inflight::InFlight;
+use super::inflight::{CALL_BYTES, InFlight, Refused};
 use crate::config::{QUEUE_CAPACITY, WORKERS};
 use crate::jsonrpc::{self, INVALID_REQUEST, Incoming, Outgoing};
 use crate::mcp::{Action, Job, PageCall, Refusal, Resource, Session, era, resources};
+use crate::memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::ops::metrics::Metrics;
 use crate::tools::Outcome;
 
@@ -29,7 +32,7 @@ pub struct Reader<'a> {
     /// Results held for their next pages.
     pub held: &'a Held,
     pub jobs: &'a Sender<Box<Job>>,
-    pub out: &'a Sender<Outgoing>,
+    pub out: &'a Outbox,
 }
 
 impl Reader<'_> {
@@ -58,11 +61,17 @@ impl Reader<'_> {
                 }
             };
             self.held.sweep(std::time::Instant::now());
-            let line = trim_line(&line);
-            if line.is_empty() {
+            let trimmed = trim_line(&line);
+            if trimmed.is_empty() {
                 continue;
             }
-            let action = match jsonrpc::parse_line(line) {
+            let parsed = jsonrpc::parse_line(trimmed);
+            // The parsed message holds what it needs; a long line is not
+            // kept while it is carried out, and its memory is handed back
+            // (glibc would keep it) once it has been.
+            let long = line.len() >= TRIM_AFTER_BYTES;
+            drop(line);
+            let action = match parsed {
                 Ok(msg) => {
                     match msg {
                         Incoming::Request { .. } => self.metrics.request(),
@@ -74,6 +83,9 @@ impl Reader<'_> {
                 Err(reply) => Action::Reply(reply),
             };
             self.carry_out(action);
+            if long {
+                release_free_memory();
+            }
         }
         log::info!("stdin closed; finishing accepted requests");
     }
@@ -107,20 +119,33 @@ impl Reader<'_> {
     }
 
     fn submit(&self, job: Box<Job>) {
-        if !self.inflight.register(&job.id, job.control.clone()) {
-            log::warn!(
-                tool = job.tool().as_str(), outcome = Outcome::Rejected.as_str();
-                "request id {} reused while in flight", job.id
-            );
-            self.send(Outgoing::error(
-                Some(job.id.clone()),
-                INVALID_REQUEST,
-                format!(
-                    "Invalid request: id {} is already used by a call in flight",
-                    job.id
-                ),
-            ));
-            return;
+        match self
+            .inflight
+            .register(&job.id, job.control.clone(), job.weight())
+        {
+            Ok(()) => {}
+            Err(Refused::Reused) => {
+                log::warn!(
+                    tool = job.tool().as_str(), outcome = Outcome::Rejected.as_str();
+                    "request id {} reused while in flight", job.id
+                );
+                self.send(Outgoing::error(
+                    Some(job.id.clone()),
+                    INVALID_REQUEST,
+                    format!(
+                        "Invalid request: id {} is already used by a call in flight",
+                        job.id
+                    ),
+                ));
+                return;
+            }
+            Err(Refused::Full) => {
+                let why = format!(
+                    "server busy: the tool calls already running or queued hold {} MiB of requests, the most it keeps; retry in a few seconds",
+                    CALL_BYTES >> 20
+                );
+                return self.busy(*job, why);
+            }
         }
         // Sent before admission so it precedes anything a worker sends for
         // this call, including a call that joins an identical one already
@@ -145,6 +170,10 @@ impl Reader<'_> {
             "server busy: {} tool calls are already running or queued; retry in a few seconds",
             WORKERS + QUEUE_CAPACITY
         );
+        self.busy(*job, why);
+    }
+
+    fn busy(&self, job: Job, why: String) {
         let tool = job.tool().as_str();
         self.refuse(Refusal::new(job.id, job.era, tool, Outcome::Busy, why));
     }
@@ -183,8 +212,9 @@ impl Reader<'_> {
         self.send(Outgoing::raw_result(refusal.id, result));
     }
 
+    /// Waits while the outbox is full: the client must read to be heard.
     fn send(&self, msg: Outgoing) {
-        let _ = self.out.send(msg);
+        self.out.send(msg);
     }
 }
 

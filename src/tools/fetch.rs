@@ -141,6 +141,7 @@ impl Engine {
             timeout: config.timeout,
             max_output: config.max_response_size,
             disable_tables: policy.disable_tables_flag(),
+            enable_tables: super::enable::enable_tables_flag(&policy),
             home: home.clone(),
             limits: ChildLimits {
                 nice: config.child_nice,
@@ -178,9 +179,13 @@ impl Engine {
         let tool = plan.tool.as_str();
         log::debug!(tool = tool; "sql: {}", crate::logging::truncate(&plan.sql, 200));
         let started = Instant::now();
-        let raw = self.raw(plan, control)?;
+        let raw = self.raw(plan, control).map_err(|f| Failure {
+            message: self.masked(f.message),
+            ..f
+        })?;
         for w in &raw.warnings {
-            log::warn!(tool = tool; "osqueryi: {w}");
+            // Logs may reach the client (notifications/message).
+            log::warn!(tool = tool; "osqueryi: {}", self.masked(w.clone()));
         }
         let total = raw.rows.len();
         let mut rows = enrich::finish(plan, raw.rows);
@@ -198,6 +203,7 @@ impl Engine {
         } else {
             raw.note
         };
+        let note = note.map(|n| self.masked(n));
         let meta = StructuredMeta {
             elapsed_ms: started.elapsed().as_millis() as u64,
             next_cursor: None,
@@ -210,6 +216,16 @@ impl Engine {
             truncated,
         };
         Ok(Fetched { rows, meta, note })
+    }
+
+    /// Text the model will read, masked like the rows: osquery's errors echo
+    /// values (`JSON path error near '-pS3cret…'`), and this is the one
+    /// place every error and note of a call passes.
+    fn masked(&self, text: String) -> String {
+        match self.redact.then(|| crate::redact::redact(&text)).flatten() {
+            Some(masked) => masked,
+            None => text,
+        }
     }
 
     /// What a call's progress note says while its query runs.

@@ -8,6 +8,7 @@
 
 mod cursor;
 mod describe;
+mod enable;
 mod enrich;
 mod fetch;
 mod hints;

@@ -2,10 +2,11 @@
 //! release server against the fixture stand-in, printed as a table and saved
 //! as JSON (`bench-results.json` at the repo root and under `target/`).
 //!
-//! Usage: bench SERVER_BINARY OSQUERYI [--quick] [--memory]
+//! Usage: bench SERVER_BINARY OSQUERYI [--quick] [--memory] [--hostile]
 //!
 //! `--memory` runs only the peak-RSS cases (e.g. to compare another build's
-//! binary with the same stand-in).
+//! binary with the same stand-in); `--hostile` only the hostile-size
+//! measures of `hostile.rs`.
 //!
 //! Only std, serde_json and the project's own library: every figure comes from
 //! wall clocks around real processes and from `/proc/PID/status`.
@@ -21,6 +22,7 @@ use mcp_osquery_server::tools;
 use serde_json::{Map, Value, json};
 
 mod daemon;
+mod hostile;
 
 /// "10 MB" as a user means it: the largest osqueryi output whose rows still fit
 /// in one MCP message (10 MiB), with the text copy left out.
@@ -67,7 +69,7 @@ const MEMORY_CASES: &[MemoryCase] = &[
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(server), Some(standin)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: bench SERVER_BINARY OSQUERYI [--quick] [--memory]");
+        eprintln!("usage: bench SERVER_BINARY OSQUERYI [--quick] [--memory] [--hostile]");
         std::process::exit(2);
     };
     let quick = args.iter().any(|a| a == "--quick");
@@ -75,6 +77,28 @@ fn main() {
     let server = absolute(server);
     let standin = absolute(standin);
     let scratch = Scratch::new();
+    let hostile = || {
+        eprintln!("bench: 60 calls with 8 MiB progress tokens, 40 pings with 8 MiB ids…");
+        let huge = scratch.wrapper(
+            "huge4",
+            &[("STANDIN_MODE", "huge"), ("STANDIN_HUGE_BYTES", "4000000")],
+            &standin,
+        );
+        eprintln!("bench: 30 results of 4 MB read late…");
+        json!([
+            hostile::big_tokens(&server, &standin, 60),
+            hostile::big_ids(&server, &standin, 40),
+            hostile::slow_reader(&server, &huge, 30),
+        ])
+    };
+    if args.iter().any(|a| a == "--hostile") {
+        let report = json!({ "hostile": hostile() });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        return;
+    }
     let b = Bench {
         server: server.clone(),
         standin: standin.clone(),
@@ -109,6 +133,7 @@ fn main() {
         concurrency.push(b.concurrent(n));
     }
     let memory = b.memory_cases();
+    let hostile = hostile();
     let sizes = binary_sizes(&server);
 
     let report = json!({
@@ -120,6 +145,7 @@ fn main() {
         "latency_daemon": latency_daemon,
         "concurrency": concurrency,
         "huge": memory,
+        "hostile": hostile,
         "binary_bytes": sizes,
         "note_concurrency": "distinct arguments per call (no coalescing); at most 64 calls in flight (the queue's capacity), the next sent as each answer arrives; errors counts calls answered with an error (busy)",
     });
@@ -727,6 +753,24 @@ fn print_table(r: &Value) {
                     f(&h["first_response_bytes_each"])
                 ),
                 h["target"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
+        for h in r["hostile"].as_array().into_iter().flatten() {
+            let what = h["what"].as_str().unwrap_or_default();
+            rows.push((
+                format!("peak RSS, {} lines: {what}", f(&h["lines"])),
+                format!(
+                    "{} MiB, {} after; {} of {} answered",
+                    f(&h["peak_mib"]),
+                    f(&h["rss_after_mib"]),
+                    f(&h["answered"]),
+                    f(&h["lines"])
+                ),
+                if what.starts_with("8 MiB") {
+                    "≤ 150 MiB, all answered".to_string()
+                } else {
+                    String::new()
+                },
             ));
         }
         for (name, size) in r["binary_bytes"].as_object().into_iter().flatten() {
