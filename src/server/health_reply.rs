@@ -8,9 +8,10 @@
 //! a time.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use super::lock;
 use super::writer::Outbox;
 use crate::config::Config;
 use crate::jsonrpc::{INTERNAL_ERROR, Outgoing, RequestId};
@@ -79,10 +80,6 @@ impl HealthReplies {
             }
         }
     }
-}
-
-fn lock(waiting: &Waiting) -> MutexGuard<'_, Option<Vec<(RequestId, Era)>>> {
-    waiting.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn take(waiting: &Waiting) -> Vec<(RequestId, Era)> {

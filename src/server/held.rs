@@ -15,9 +15,10 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::lock;
 use crate::mcp::pages::{self, Refused, Snapshot};
 use crate::mcp::{Answer, Era, results};
 use crate::ops::metrics::Metrics;
@@ -121,7 +122,7 @@ impl Held {
         };
         self.sweep(now);
         let (snap, start, known_end) = {
-            let mut state = self.lock();
+            let mut state = lock(&self.state);
             let Some(i) = state.entries.iter().position(|e| e.id == id) else {
                 return refused(Refused::Unknown);
             };
@@ -142,7 +143,7 @@ impl Held {
         };
         let end = known_end.unwrap_or_else(|| snap.page_end(start, self.budget));
         if known_end.is_none() {
-            let mut state = self.lock();
+            let mut state = lock(&self.state);
             if let Some(e) = state.entries.iter_mut().find(|e| e.id == id)
                 && e.starts.len() == number
             {
@@ -166,7 +167,7 @@ impl Held {
         let mut dropped = Vec::new();
         let id = self.new_id();
         {
-            let mut state = self.lock();
+            let mut state = lock(&self.state);
             while !state.entries.is_empty()
                 && (state.bytes + bytes > self.max_bytes || state.entries.len() >= MAX_HELD)
             {
@@ -194,7 +195,7 @@ impl Held {
     /// server lets them go at its next message.
     pub fn sweep(&self, now: Instant) {
         let expired: Vec<Entry> = {
-            let mut state = self.lock();
+            let mut state = lock(&self.state);
             let (kept, expired) = std::mem::take(&mut state.entries)
                 .into_iter()
                 .partition(|e| now.saturating_duration_since(e.used) < HELD_FOR);
@@ -213,11 +214,6 @@ impl Held {
             .map_or(0, |d| d.as_nanos());
         let n = self.made.fetch_add(1, Ordering::Relaxed);
         self.keys.hash_one((nanos, n, std::process::id()))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Every update leaves the entries and their byte count consistent.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
