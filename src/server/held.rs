@@ -194,11 +194,17 @@ impl Held {
     /// held or served, and for every message the reader reads, so an idle
     /// server lets them go at its next message.
     pub fn sweep(&self, now: Instant) {
+        let fresh = |e: &Entry| now.saturating_duration_since(e.used) < HELD_FOR;
         let expired: Vec<Entry> = {
             let mut state = lock(&self.state);
+            // What nearly every message finds: nothing to drop, nothing to
+            // rebuild or count.
+            if state.entries.iter().all(fresh) {
+                return;
+            }
             let (kept, expired) = std::mem::take(&mut state.entries)
                 .into_iter()
-                .partition(|e| now.saturating_duration_since(e.used) < HELD_FOR);
+                .partition(fresh);
             state.entries = kept;
             state.bytes = state.entries.iter().map(|e| e.bytes).sum();
             self.metrics.held(state.entries.len(), state.bytes);
