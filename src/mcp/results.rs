@@ -114,9 +114,7 @@ fn success_within(
     body.extend_from_slice(HEAD);
     let written = serde_json::to_writer(&mut body, &rows);
     drop(table);
-    if size.raw >= crate::memory::TRIM_AFTER_BYTES {
-        crate::memory::release_free_memory();
-    }
+    crate::memory::freed(size.raw);
     if written.is_err() {
         return error("internal error serialising the rows", era);
     }

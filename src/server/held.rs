@@ -228,9 +228,7 @@ impl Held {
 fn release(dropped: Vec<Entry>) {
     let bytes: usize = dropped.iter().map(|e| e.bytes).sum();
     drop(dropped);
-    if bytes >= crate::memory::TRIM_AFTER_BYTES {
-        crate::memory::release_free_memory();
-    }
+    crate::memory::freed(bytes);
 }
 
 /// Sixteen hex digits of the snapshot's number, then the page's.
