@@ -259,21 +259,13 @@ mod tests {
         for i in 0..rows {
             t.push_row([("n", i.to_string()), ("pad", "x".repeat(100))]);
         }
-        let meta = StructuredMeta {
-            elapsed_ms: 0,
-            next_cursor: None,
-            page: None,
-            row_count: rows,
-            sql: None,
-            sources: None,
-            table: None,
-            total_rows: None,
-            truncated: false,
-        };
         Arc::new(Snapshot {
             tool: TOOL,
             table: t.finish().expect("small"),
-            meta,
+            meta: StructuredMeta {
+                row_count: rows,
+                ..StructuredMeta::default()
+            },
             note: None,
         })
     }
