@@ -195,15 +195,23 @@ impl Flags {
             .map(|(_, v)| v.as_str())
     }
 
+    /// How the operator gave the setting named `name`: its flag when one was
+    /// given, else its variable.
+    pub fn given_as(&self, name: &str) -> String {
+        match SETTINGS.iter().find(|s| s.name == name) {
+            Some(s) if self.get(name).is_some() => s.flag(),
+            _ => name.to_string(),
+        }
+    }
+
     /// An error about a setting names the flag when the value came from it:
     /// every message starts with the variable's name (a test checks).
     fn name_the_flag(&self, e: ConfigError) -> ConfigError {
         for (name, _) in &self.0 {
             if let Some(rest) = e.0.strip_prefix(name)
                 && rest.starts_with(['=', ' '])
-                && let Some(s) = SETTINGS.iter().find(|s| s.name == *name)
             {
-                return ConfigError(format!("{}{rest}", s.flag()));
+                return ConfigError(format!("{}{rest}", self.given_as(name)));
             }
         }
         e
