@@ -82,16 +82,7 @@ impl Held {
         match self.hold(snap.clone(), end, Instant::now()) {
             Some(id) => pages::page(&snap, 0, end, 1, Some(cursor(id, 2)), era),
             None => match Arc::try_unwrap(snap) {
-                Ok(snap) => pages::unheld(
-                    Fetched {
-                        rows: snap.table,
-                        meta: snap.meta,
-                        note: snap.note,
-                    },
-                    end,
-                    self.max_bytes,
-                    era,
-                ),
+                Ok(snap) => pages::unheld(snap, end, self.max_bytes, era),
                 Err(snap) => pages::page(&snap, 0, end, 1, None, era),
             },
         }
@@ -254,20 +245,24 @@ mod tests {
 
     const TOOL: ToolName = ToolName::CustomQuery;
 
-    fn snapshot(rows: usize) -> Arc<Snapshot> {
+    /// A run's `rows` rows of about 110 bytes each.
+    fn fetched(rows: usize) -> Fetched {
         let mut t = TableBuilder::new();
         for i in 0..rows {
             t.push_row([("n", i.to_string()), ("pad", "x".repeat(100))]);
         }
-        Arc::new(Snapshot {
-            tool: TOOL,
-            table: t.finish().expect("small"),
+        Fetched {
+            rows: t.finish().expect("small"),
             meta: StructuredMeta {
                 row_count: rows,
                 ..StructuredMeta::default()
             },
             note: None,
-        })
+        }
+    }
+
+    fn snapshot(rows: usize) -> Arc<Snapshot> {
+        Arc::new(Snapshot::new(TOOL, fetched(rows)))
     }
 
     fn page(held: &Held, id: u64, number: usize, now: Instant) -> Value {
@@ -319,6 +314,28 @@ mod tests {
             held.hold(snapshot(2000), 30, t0).is_none(),
             "larger than all held"
         );
+    }
+
+    #[test]
+    fn a_result_larger_than_all_that_may_be_held_answers_its_first_page_alone() {
+        let metrics = Arc::new(Metrics::new());
+        let held = Held::new(4096, snapshot(2000).heap_bytes() / 2, metrics.clone());
+        let answer = held.answer(Ok(fetched(2000)), TOOL, Era::Legacy);
+        let v: Value = serde_json::from_str(answer.result.get()).expect("a result");
+        let meta = &v["structuredContent"];
+        assert_eq!(meta["total_rows"], 2000, "{meta}");
+        assert!(meta.get("next_cursor").is_none(), "nothing held to page");
+        let shown = meta["row_count"].as_u64().unwrap_or_default();
+        assert!((1..2000).contains(&shown), "{shown}");
+        let note = v["content"][1]["text"].as_str().unwrap_or_default();
+        assert!(
+            note.starts_with(&format!(
+                "Showing rows 1-{shown} of 2000: the other {} rows",
+                2000 - shown
+            )) && note.contains("held for paging (MAX_HELD_BYTES)"),
+            "{note}"
+        );
+        assert_eq!(metrics.snapshot(0).to_json()["paging"]["dropped"], 1);
     }
 
     #[test]
