@@ -35,8 +35,6 @@ pub const SERVER: ServerInfo = ServerInfo {
 pub const WORKERS: usize = 5;
 /// Tool calls that may wait for a worker; beyond this a call is answered "busy".
 pub const QUEUE_CAPACITY: usize = 64;
-/// The longest custom_query the server accepts, in characters.
-pub const MAX_SQL_CHARS: usize = 10_000;
 
 /// One setting: the parser below reads exactly these (a test checks), each
 /// from its flag or its variable, and `--help` lists them.

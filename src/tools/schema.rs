@@ -122,7 +122,7 @@ fn property(tool: ToolName, arg: &str) -> Value {
             "type": "string",
             "description": "One read-only osquery SQL statement: SELECT … or WITH … SELECT … Required unless `cursor` is given.",
             "minLength": 1,
-            "maxLength": crate::config::MAX_SQL_CHARS,
+            "maxLength": crate::guard::MAX_QUERY_CHARS,
         }),
         (_, "cursor") => super::cursor::schema(),
         _ => json!({}),
