@@ -1,12 +1,12 @@
 //! Coalescing of identical tool calls: a call whose tool and SQL match a call
-//! that is already queued or running does not start a second osqueryi; it
+//! that is already queued or running does not run its query a second time; it
 //! attaches to the first one (its *flight*) and receives the same result under
 //! its own id.
 //!
 //! Followers never take a queue slot or a worker: the reader attaches them,
 //! and the worker that runs the flight's leader answers them all. Each caller
 //! keeps its own [`Control`], so cancelling one caller only silences that
-//! caller; the shared osqueryi run is killed only when every caller of the
+//! caller; the shared run is stopped only when every caller of the
 //! flight has cancelled.
 
 use std::collections::HashMap;
@@ -27,7 +27,7 @@ struct Flight {
     key: String,
     /// The leader's own control: its cancellation alone stops nothing.
     leader: Arc<Control>,
-    /// The control the osqueryi run obeys.
+    /// The control the shared run obeys.
     shared: Arc<Control>,
     followers: Vec<Job>,
 }
@@ -124,7 +124,7 @@ impl Coalescer {
         }
     }
 
-    /// The control the leader's osqueryi run must obey: cancelled only when
+    /// The control the leader's run must obey: cancelled only when
     /// every caller of the flight is.
     pub fn control_for(&self, leader: &Job) -> Arc<Control> {
         let f = lock(&self.flights);

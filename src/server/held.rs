@@ -89,7 +89,7 @@ impl Held {
     }
 
     /// The page `cursor` names, for a call of `tool`. Cheap enough for the
-    /// reader: it serialises at most one page and never waits on osqueryi.
+    /// reader: it serialises at most one page and runs no query.
     pub fn page(&self, cursor: &str, tool: ToolName, era: Era) -> Answer {
         catch_unwind(AssertUnwindSafe(|| {
             self.serve(cursor, tool, era, Instant::now())

@@ -19,7 +19,7 @@ pub const CALL_BYTES: usize = 8 * 1024 * 1024;
 #[derive(Default)]
 pub struct InFlight {
     calls: Mutex<Calls>,
-    /// Identical calls in flight share one osqueryi run.
+    /// Identical calls in flight share one run.
     pub coalescer: Coalescer,
 }
 

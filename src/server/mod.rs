@@ -1,7 +1,7 @@
 //! The pipeline: the only code that spawns threads or owns channels.
 //!
 //! ```text
-//! stdin ─▶ reader ─▶ bounded queue ─▶ 5 workers ─▶ osqueryi
+//! stdin ─▶ reader ─▶ bounded queue ─▶ 5 workers ─▶ osqueryi or osqueryd
 //!            │                            │
 //!            └──────────▶ writer ◀────────┘ ─▶ stdout
 //! ```
