@@ -304,13 +304,18 @@ pub fn find(name: &str) -> Option<&'static Tool> {
     TOOLS.iter().find(|t| t.id == name)
 }
 
+/// Every tool's name, comma-separated, for texts that list them.
+pub fn names() -> String {
+    let names: Vec<&str> = TOOLS.iter().map(|t| t.id).collect();
+    names.join(", ")
+}
+
 /// The refusal of a tool we do not have, naming the ones we do.
 pub fn unknown_tool(name: &str) -> String {
-    let names: Vec<&str> = TOOLS.iter().map(|t| t.id).collect();
     format!(
         "Unknown tool: {}; tools are {}",
         crate::logging::truncate(name, 64),
-        names.join(", ")
+        names()
     )
 }
 
