@@ -107,8 +107,16 @@ pub struct Tool {
 }
 
 /// Arguments every tool takes. The one place a tool-wide argument (paging's
-/// `cursor`) is added: the argument check and the schemas read it.
+/// `cursor`) is added: the argument check and the schemas read it (through
+/// [`Tool::takes`]).
 pub const EVERY_TOOL_ARGUMENTS: &[&str] = &["cursor"];
+
+impl Tool {
+    /// Every argument the tool takes: its own, then every tool's.
+    pub fn takes(&self) -> impl Iterator<Item = &'static str> {
+        self.arguments.iter().chain(EVERY_TOOL_ARGUMENTS).copied()
+    }
+}
 
 pub const LIMIT_MAX: i64 = 1000;
 /// Longest `pattern` list_tables and `name` installed_packages accept.
