@@ -239,10 +239,9 @@ fn call(args: &[String], flags: &Flags) -> ExitCode {
         Err(code) => return code,
     };
     let Some(tool) = tools::find(name) else {
-        let known: Vec<&str> = tools::TOOLS.iter().map(|t| t.id).collect();
         return usage(&format!(
             "unknown tool {name:?} (tools: {})",
-            known.join(", ")
+            tools::names()
         ));
     };
     match tools::take_cursor(&mut arguments) {

@@ -35,8 +35,6 @@ pub const SERVER: ServerInfo = ServerInfo {
 pub const WORKERS: usize = 5;
 /// Tool calls that may wait for a worker; beyond this a call is answered "busy".
 pub const QUEUE_CAPACITY: usize = 64;
-/// The longest custom_query the server accepts, in characters.
-pub const MAX_SQL_CHARS: usize = 10_000;
 
 /// One setting: the parser below reads exactly these (a test checks), each
 /// from its flag or its variable, and `--help` lists them.
@@ -195,15 +193,23 @@ impl Flags {
             .map(|(_, v)| v.as_str())
     }
 
+    /// How the operator gave the setting named `name`: its flag when one was
+    /// given, else its variable.
+    pub fn given_as(&self, name: &str) -> String {
+        match SETTINGS.iter().find(|s| s.name == name) {
+            Some(s) if self.get(name).is_some() => s.flag(),
+            _ => name.to_string(),
+        }
+    }
+
     /// An error about a setting names the flag when the value came from it:
     /// every message starts with the variable's name (a test checks).
     fn name_the_flag(&self, e: ConfigError) -> ConfigError {
         for (name, _) in &self.0 {
             if let Some(rest) = e.0.strip_prefix(name)
                 && rest.starts_with(['=', ' '])
-                && let Some(s) = SETTINGS.iter().find(|s| s.name == *name)
             {
-                return ConfigError(format!("{}{rest}", s.flag()));
+                return ConfigError(format!("{}{rest}", self.given_as(name)));
             }
         }
         e

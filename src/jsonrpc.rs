@@ -34,21 +34,21 @@ pub const MAX_ID_BYTES: usize = 1024;
 pub struct RequestId(Value);
 
 impl RequestId {
-    /// Accepts only what MCP allows as an id: a string or an integer.
+    /// What MCP allows as an id (and as a progress token): a string or an
+    /// integer.
+    pub fn is_shaped(value: &Value) -> bool {
+        value.is_string() || value.is_i64() || value.is_u64()
+    }
+
+    /// Accepts only what MCP allows as an id.
     pub fn from_value(value: &Value) -> Option<RequestId> {
-        match value {
-            Value::String(_) => Some(RequestId(value.clone())),
-            Value::Number(n) if n.is_i64() || n.is_u64() => Some(RequestId(value.clone())),
-            _ => None,
-        }
+        RequestId::is_shaped(value).then(|| RequestId(value.clone()))
     }
 
     /// As [`RequestId::from_value`], and at most [`MAX_ID_BYTES`] long; the
     /// length is measured before anything is copied.
     pub fn checked(value: &Value) -> Result<RequestId, String> {
-        let shaped = matches!(value, Value::String(_))
-            || value.as_number().is_some_and(|n| n.is_i64() || n.is_u64());
-        if !shaped {
+        if !RequestId::is_shaped(value) {
             return Err("id must be a string or an integer".into());
         }
         if json_len(value) > MAX_ID_BYTES {

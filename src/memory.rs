@@ -9,11 +9,19 @@
 
 use serde::Serialize;
 
-/// Results smaller than this are not worth a trim.
-pub const TRIM_AFTER_BYTES: usize = 1024 * 1024;
+/// Less freed memory than this is not worth a trim.
+const TRIM_AFTER_BYTES: usize = 1024 * 1024;
+
+/// After `bytes` were freed (a large result, line or snapshot): hands the
+/// free pages back to the system when there are enough to be worth it.
+pub fn freed(bytes: usize) {
+    if bytes >= TRIM_AFTER_BYTES {
+        release_free_memory();
+    }
+}
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn release_free_memory() {
+fn release_free_memory() {
     unsafe extern "C" {
         fn malloc_trim(pad: usize) -> std::os::raw::c_int;
     }
@@ -25,7 +33,7 @@ pub fn release_free_memory() {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn release_free_memory() {}
+fn release_free_memory() {}
 
 /// Resident memory of this process, from `/proc/self/status` (Linux only;
 /// `None` elsewhere or when the file cannot be read).

@@ -18,20 +18,10 @@ fn load_from(flags: &Flags, env: impl Fn(&str) -> Option<String>) -> Result<Conf
     let mut config = Config::from_flags_and(flags, env).map_err(|e| e.to_string())?;
     if let Some(changes) = config.deny_tables.take() {
         guard::check_changes(&changes)
-            .map_err(|why| format!("{}: {why}", given_as(flags, "OSQUERY_DENY_TABLES")))?;
+            .map_err(|why| format!("{}: {why}", flags.given_as("OSQUERY_DENY_TABLES")))?;
         config.deny_tables = Some(with_aliases(changes));
     }
     Ok(config)
-}
-
-/// How the operator gave a setting: its flag when one was given, else its
-/// variable.
-fn given_as(flags: &Flags, name: &str) -> String {
-    let flag = crate::config::SETTINGS
-        .iter()
-        .find(|s| s.name == name && flags.get(name).is_some())
-        .map(|s| s.flag());
-    flag.unwrap_or_else(|| name.to_string())
 }
 
 /// A table the operator denies is denied under each of its names. osquery's
@@ -67,7 +57,7 @@ pub fn table_warnings(config: &Config, flags: &Flags) -> Vec<String> {
             .collect();
         warnings.push(format!(
             "{} re-opens {} built-in denied table(s); custom_query may now read: {}",
-            given_as(flags, "OSQUERY_DENY_TABLES"),
+            flags.given_as("OSQUERY_DENY_TABLES"),
             tables.len(),
             tables.join("; ")
         ));
@@ -82,7 +72,7 @@ pub fn table_warnings(config: &Config, flags: &Flags) -> Vec<String> {
     if !still_denied.is_empty() {
         warnings.push(format!(
             "{} names tables the deny list refuses, and they stay refused: {}",
-            given_as(flags, "OSQUERY_ALLOW_TABLES"),
+            flags.given_as("OSQUERY_ALLOW_TABLES"),
             still_denied.join(", ")
         ));
     }

@@ -195,10 +195,7 @@ pub fn built_in(name: &str) -> Option<&'static DeniedTable> {
 /// honest mistakes (a column or alias spelled like the table, and a string
 /// written in double quotes).
 pub(super) fn refusal(t: &Token<'_>) -> Rejection {
-    let name = t
-        .ident_name()
-        .or_else(|| t.string_value())
-        .unwrap_or_default();
+    let name = t.name().unwrap_or_default();
     let hint = if t.kind == TokenKind::QuotedIdent && t.text.starts_with('"') {
         format!(
             "double quotes make an identifier, and {name} is a table this server refuses; for a string value use single quotes: '{name}'"

@@ -83,6 +83,12 @@ impl Token<'_> {
         }
     }
 
+    /// The name this token may denote: an identifier's, or a string's, since
+    /// SQLite reads a string literal as a name where a name must stand.
+    pub fn name(&self) -> Option<String> {
+        self.ident_name().or_else(|| self.string_value())
+    }
+
     /// True for a bare word equal to `word`, ignoring ASCII case (SQLite
     /// keywords are ASCII case-insensitive and never quoted).
     pub fn is_keyword(&self, word: &str) -> bool {

@@ -288,7 +288,7 @@ fn parse_with(
     }
     loop {
         let name = match body.get(j) {
-            Some(t) => t.ident_name().or_else(|| t.string_value()),
+            Some(t) => t.name(),
             None => None,
         };
         let Some(name) = name else {
@@ -371,7 +371,7 @@ fn check_keywords(body: &[Token<'_>]) -> Result<(), Rejection> {
             ));
         }
         // pragma_table_info() and friends are PRAGMA in table-valued form.
-        if let Some(name) = t.ident_name().or_else(|| t.string_value())
+        if let Some(name) = t.name()
             && is_pragma_name(&name)
             && (t.kind != TokenKind::String || is_name_position(body, i))
         {
@@ -400,7 +400,7 @@ fn check_functions(body: &[Token<'_>]) -> Result<(), Rejection> {
         if !body.get(i + 1).is_some_and(|n| n.kind == TokenKind::LParen) {
             continue;
         }
-        let Some(name) = t.ident_name().or_else(|| t.string_value()) else {
+        let Some(name) = t.name() else {
             continue;
         };
         if FORBIDDEN_FUNCTIONS
@@ -470,14 +470,13 @@ fn table_refs(body: &[Token<'_>]) -> Vec<TableRef> {
                 i += 1;
                 continue;
             }
-            let name_of = |t: &Token<'_>| t.ident_name().or_else(|| t.string_value());
             let mut idx = i;
             let mut qualified = false;
             if body.get(i + 1).is_some_and(|n| n.kind == TokenKind::Dot) && i + 2 < body.len() {
                 idx = i + 2;
                 qualified = true;
             }
-            match body.get(idx).and_then(name_of) {
+            match body.get(idx).and_then(Token::name) {
                 Some(name) => {
                     refs.push(TableRef {
                         idx,

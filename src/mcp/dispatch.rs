@@ -39,7 +39,8 @@ pub enum Action {
     /// `notifications/cancelled`: stop this call if it is still in flight.
     Cancel(RequestId),
     /// `resources/read` of one of our resources; its body is the server's
-    /// (the health check runs osqueryi, so it is answered later).
+    /// (the health check runs osqueryi or asks osqueryd, so it is answered
+    /// later).
     Read(RequestId, Era, Resource),
     /// `logging/setLevel`: forward log records at this level and above, then
     /// answer the request.

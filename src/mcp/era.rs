@@ -185,7 +185,7 @@ pub fn classify(method: &str, params: &Option<Value>) -> Result<Era, Rejection> 
         },
     };
     if let Some(token) = meta.get("progressToken")
-        && !(token.is_string() || token.is_i64() || token.is_u64())
+        && !RequestId::is_shaped(token)
     {
         return Err(Rejection::invalid(
             "_meta[\"progressToken\"] must be a string or an integer".into(),

@@ -155,22 +155,22 @@ pub fn page(
 
 /// The first rows of a result too large to hold for paging: the rest is
 /// lost, and the note says how to get it.
-pub fn unheld(fetched: Fetched, end: usize, held_limit: usize, era: Era) -> Answer {
-    let total = fetched.rows.len();
+pub fn unheld(snap: Snapshot, end: usize, held_limit: usize, era: Era) -> Answer {
+    let total = snap.table.len();
     let more = format!(
         "Showing rows 1-{end} of {total}: the other {} rows are more than the {} MiB held for \
          paging (MAX_HELD_BYTES); narrow the query with WHERE or LIMIT to see them.",
         total - end,
         held_limit >> 20
     );
-    let note = join(fetched.note.as_deref(), &more);
+    let note = join(snap.note.as_deref(), &more);
     let meta = StructuredMeta {
         row_count: end,
         total_rows: Some(total),
-        ..fetched.meta
+        ..snap.meta
     };
     ok(results::success(
-        fetched.rows,
+        snap.table,
         0..end,
         &meta,
         Some(&note),

@@ -114,9 +114,7 @@ fn success_within(
     body.extend_from_slice(HEAD);
     let written = serde_json::to_writer(&mut body, &rows);
     drop(table);
-    if size.raw >= crate::memory::TRIM_AFTER_BYTES {
-        crate::memory::release_free_memory();
-    }
+    crate::memory::freed(size.raw);
     if written.is_err() {
         return error("internal error serialising the rows", era);
     }
@@ -232,20 +230,6 @@ mod tests {
     use crate::osquery::parse_rows;
     use serde_json::json;
 
-    fn meta() -> StructuredMeta {
-        StructuredMeta {
-            elapsed_ms: 0,
-            next_cursor: None,
-            page: None,
-            row_count: 0,
-            sql: None,
-            sources: None,
-            table: None,
-            total_rows: None,
-            truncated: false,
-        }
-    }
-
     fn table(rows: Value) -> Table {
         parse_rows(rows.to_string().as_bytes()).expect("an array of objects of strings")
     }
@@ -253,7 +237,7 @@ mod tests {
     fn all(rows: Value, note: Option<&str>, era: Era, budget: usize) -> Value {
         let t = table(rows);
         let n = t.len();
-        let body = success_within(t, 0..n, &meta(), note, era, budget);
+        let body = success_within(t, 0..n, &StructuredMeta::default(), note, era, budget);
         serde_json::from_str(body.get()).expect("valid")
     }
 
@@ -261,7 +245,7 @@ mod tests {
     fn success_carries_rows_twice_and_meta() {
         let meta = StructuredMeta {
             row_count: 1,
-            ..meta()
+            ..StructuredMeta::default()
         };
         let t = table(json!([{"a": "1", "b": "x\"y\n"}]));
         let v: Value =
@@ -278,8 +262,10 @@ mod tests {
     #[test]
     fn a_range_of_a_shared_table_leaves_the_table() {
         let t = table(json!([{"n": "0"}, {"n": "1"}, {"n": "2"}]));
-        let v: Value = serde_json::from_str(success(&t, 1..3, &meta(), None, Era::Legacy).get())
-            .expect("valid");
+        let v: Value = serde_json::from_str(
+            success(&t, 1..3, &StructuredMeta::default(), None, Era::Legacy).get(),
+        )
+        .expect("valid");
         assert_eq!(
             v["structuredContent"]["rows"],
             json!([{"n": "1"}, {"n": "2"}])

@@ -12,8 +12,8 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::config::{Config, MAX_SQL_CHARS, QUEUE_CAPACITY, SERVER, WORKERS};
-use crate::guard::{TablePolicy, built_in};
+use crate::config::{Config, QUEUE_CAPACITY, SERVER, WORKERS};
+use crate::guard::{MAX_QUERY_CHARS, TablePolicy, built_in};
 use crate::osquery::{Control, Daemon, Osqueryi, RunError, VERSION_SQL};
 use crate::tools::Engine;
 
@@ -131,7 +131,7 @@ pub fn check(config: &Config, engine: &Engine, started: Instant) -> HealthReport
             "rate_limit_per_minute": config.rate_limit,
             "workers": WORKERS,
             "queue_capacity": QUEUE_CAPACITY,
-            "max_sql_chars": MAX_SQL_CHARS,
+            "max_sql_chars": MAX_QUERY_CHARS,
             "child_nice": config.child_nice,
             "child_memory_bytes": config.child_memory_bytes,
             "child_cpu_seconds": config.child_cpu_seconds.unwrap_or(config.timeout.as_secs()),

@@ -1,5 +1,5 @@
 //! Operating the server: the counters it keeps (`metrics`) and the check of
-//! whether osqueryi works (`health`). Read by the server's resources, the
+//! whether the backend works (`health`). Read by the server's resources, the
 //! shutdown log line and `--health`; nothing here decides a protocol answer.
 
 pub mod health;

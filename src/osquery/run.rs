@@ -119,7 +119,8 @@ fn run_raw<T: Send + 'static>(
     control: &Control,
     read: fn(&mut Capped<ChildStdout>) -> T,
 ) -> Result<RawOutput<T>, RunError> {
-    let path = locate(config.osquery_path.as_deref())
+    let path = config
+        .locate()
         .ok_or_else(|| RunError::NotFound(config.osquery_path.clone()))?;
     let _slot = config.slots.acquire();
     if control.is_cancelled() {

@@ -318,11 +318,17 @@ impl TableBuilder {
     pub fn end_row(&mut self) {
         let t = &self.table;
         let n = self.key_ends.len();
+        let first = t.rows == 0 && t.uneven.is_none();
         let same = t.uneven.is_none()
             && t.rows > 0
             && n == t.columns.len()
             && (0..n).all(|i| self.row_key(i) == t.columns[i]);
-        if !same {
+        if first && (1..n).all(|i| self.row_key(i - 1) < self.row_key(i)) {
+            // The first row's keys are in column order already, as osqueryi
+            // prints them and osqueryd's maps hold them: they are the
+            // columns, and its cells stay where they are (no copy of them).
+            self.table.columns = (0..n).map(|i| self.row_key(i).to_string()).collect();
+        } else if !same {
             self.rearrange();
         }
         self.table.rows += 1;
@@ -469,6 +475,29 @@ mod tests {
             json_of(&t).to_string(),
             r#"[{"a":"2","b":"1"},{"a":"3","b":"4"},{"a":"6","b":"5"}]"#
         );
+    }
+
+    #[test]
+    fn a_first_row_already_in_column_order_builds_the_same_table() {
+        let rows = [
+            [("a", "1"), ("b", "x"), ("c", "")],
+            [("a", "2"), ("b", "y"), ("c", "z")],
+        ];
+        let build = |reverse: bool| {
+            let mut b = TableBuilder::new();
+            for row in rows {
+                let mut cells = row.to_vec();
+                if reverse {
+                    cells.reverse();
+                }
+                b.push_row(cells);
+            }
+            b.finish().expect("small")
+        };
+        let (in_order, to_sort) = (build(false), build(true));
+        assert_eq!(in_order, to_sort);
+        assert_eq!(in_order.columns, ["a", "b", "c"]);
+        assert!(in_order.uneven.is_none());
     }
 
     #[test]

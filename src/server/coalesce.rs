@@ -1,18 +1,19 @@
 //! Coalescing of identical tool calls: a call whose tool and SQL match a call
-//! that is already queued or running does not start a second osqueryi; it
+//! that is already queued or running does not run its query a second time; it
 //! attaches to the first one (its *flight*) and receives the same result under
 //! its own id.
 //!
 //! Followers never take a queue slot or a worker: the reader attaches them,
 //! and the worker that runs the flight's leader answers them all. Each caller
 //! keeps its own [`Control`], so cancelling one caller only silences that
-//! caller; the shared osqueryi run is killed only when every caller of the
+//! caller; the shared run is stopped only when every caller of the
 //! flight has cancelled.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
+use super::lock;
 use crate::config::QUEUE_CAPACITY;
 use crate::mcp::Job;
 use crate::osquery::Control;
@@ -26,7 +27,7 @@ struct Flight {
     key: String,
     /// The leader's own control: its cancellation alone stops nothing.
     leader: Arc<Control>,
-    /// The control the osqueryi run obeys.
+    /// The control the shared run obeys.
     shared: Arc<Control>,
     followers: Vec<Job>,
 }
@@ -84,7 +85,7 @@ impl Coalescer {
 
     pub fn admit(&self, job: Box<Job>) -> Admission {
         let key = key(&job);
-        let mut f = self.lock();
+        let mut f = lock(&self.flights);
         if let Some(&n) = f.open.get(&key)
             && let Some(flight) = f.all.get_mut(&n)
         {
@@ -115,7 +116,7 @@ impl Coalescer {
     /// Forgets the flight of a leader that could not be queued (it has no
     /// followers yet: the reader attaches them only after this returns).
     pub fn abandon(&self, leader: &Job) {
-        let mut f = self.lock();
+        let mut f = lock(&self.flights);
         if let Some(n) = f.leaders.remove(&leader_key(leader))
             && let Some(flight) = f.all.remove(&n)
         {
@@ -123,10 +124,10 @@ impl Coalescer {
         }
     }
 
-    /// The control the leader's osqueryi run must obey: cancelled only when
+    /// The control the leader's run must obey: cancelled only when
     /// every caller of the flight is.
     pub fn control_for(&self, leader: &Job) -> Arc<Control> {
-        let f = self.lock();
+        let f = lock(&self.flights);
         f.leaders
             .get(&leader_key(leader))
             .and_then(|n| f.all.get(n))
@@ -135,7 +136,7 @@ impl Coalescer {
 
     /// Ends the leader's flight and hands back its followers to answer.
     pub fn finish(&self, leader: &Job) -> Vec<Job> {
-        let mut f = self.lock();
+        let mut f = lock(&self.flights);
         let Some(n) = f.leaders.remove(&leader_key(leader)) else {
             return Vec::new();
         };
@@ -151,7 +152,7 @@ impl Coalescer {
     /// Called after any caller was cancelled: a flight whose callers have all
     /// cancelled stops its run and takes no new followers.
     pub fn cancelled(&self) {
-        let mut f = self.lock();
+        let mut f = lock(&self.flights);
         let dead: Vec<(usize, String)> = f
             .all
             .iter()
@@ -164,11 +165,6 @@ impl Coalescer {
         for (n, key) in dead {
             close(&mut f, n, &key);
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Flights> {
-        // Every update leaves the maps consistent, so a poisoned lock is usable.
-        self.flights.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

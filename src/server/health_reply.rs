@@ -1,16 +1,17 @@
 //! Answering a read of the health resource without blocking the reader.
 //!
-//! A check runs osqueryi twice, so it may take up to twice the timeout; the
-//! reader must never wait for it. [`HealthReplies::answer_later`] runs it on a
+//! A check runs osqueryi twice, or asks osqueryd twice (both in hybrid), so
+//! it may take a few timeouts; the reader must never wait for it. [`HealthReplies::answer_later`] runs it on a
 //! short-lived thread that replies through the writer's channel, and requests
 //! that arrive while a check is running join it instead of starting another,
-//! so a client asking in a loop costs at most one thread and one osqueryi at
-//! a time.
+//! so a client asking in a loop costs at most one thread and one check at a
+//! time.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use super::lock;
 use super::writer::Outbox;
 use crate::config::Config;
 use crate::jsonrpc::{INTERNAL_ERROR, Outgoing, RequestId};
@@ -79,10 +80,6 @@ impl HealthReplies {
             }
         }
     }
-}
-
-fn lock(waiting: &Waiting) -> MutexGuard<'_, Option<Vec<(RequestId, Era)>>> {
-    waiting.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn take(waiting: &Waiting) -> Vec<(RequestId, Era)> {

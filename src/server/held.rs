@@ -15,9 +15,10 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::lock;
 use crate::mcp::pages::{self, Refused, Snapshot};
 use crate::mcp::{Answer, Era, results};
 use crate::ops::metrics::Metrics;
@@ -81,23 +82,14 @@ impl Held {
         match self.hold(snap.clone(), end, Instant::now()) {
             Some(id) => pages::page(&snap, 0, end, 1, Some(cursor(id, 2)), era),
             None => match Arc::try_unwrap(snap) {
-                Ok(snap) => pages::unheld(
-                    Fetched {
-                        rows: snap.table,
-                        meta: snap.meta,
-                        note: snap.note,
-                    },
-                    end,
-                    self.max_bytes,
-                    era,
-                ),
+                Ok(snap) => pages::unheld(snap, end, self.max_bytes, era),
                 Err(snap) => pages::page(&snap, 0, end, 1, None, era),
             },
         }
     }
 
     /// The page `cursor` names, for a call of `tool`. Cheap enough for the
-    /// reader: it serialises at most one page and never waits on osqueryi.
+    /// reader: it serialises at most one page and runs no query.
     pub fn page(&self, cursor: &str, tool: ToolName, era: Era) -> Answer {
         catch_unwind(AssertUnwindSafe(|| {
             self.serve(cursor, tool, era, Instant::now())
@@ -121,7 +113,7 @@ impl Held {
         };
         self.sweep(now);
         let (snap, start, known_end) = {
-            let mut state = self.lock();
+            let mut state = lock(&self.state);
             let Some(i) = state.entries.iter().position(|e| e.id == id) else {
                 return refused(Refused::Unknown);
             };
@@ -142,7 +134,7 @@ impl Held {
         };
         let end = known_end.unwrap_or_else(|| snap.page_end(start, self.budget));
         if known_end.is_none() {
-            let mut state = self.lock();
+            let mut state = lock(&self.state);
             if let Some(e) = state.entries.iter_mut().find(|e| e.id == id)
                 && e.starts.len() == number
             {
@@ -166,7 +158,7 @@ impl Held {
         let mut dropped = Vec::new();
         let id = self.new_id();
         {
-            let mut state = self.lock();
+            let mut state = lock(&self.state);
             while !state.entries.is_empty()
                 && (state.bytes + bytes > self.max_bytes || state.entries.len() >= MAX_HELD)
             {
@@ -193,11 +185,17 @@ impl Held {
     /// held or served, and for every message the reader reads, so an idle
     /// server lets them go at its next message.
     pub fn sweep(&self, now: Instant) {
+        let fresh = |e: &Entry| now.saturating_duration_since(e.used) < HELD_FOR;
         let expired: Vec<Entry> = {
-            let mut state = self.lock();
+            let mut state = lock(&self.state);
+            // What nearly every message finds: nothing to drop, nothing to
+            // rebuild or count.
+            if state.entries.iter().all(fresh) {
+                return;
+            }
             let (kept, expired) = std::mem::take(&mut state.entries)
                 .into_iter()
-                .partition(|e| now.saturating_duration_since(e.used) < HELD_FOR);
+                .partition(fresh);
             state.entries = kept;
             state.bytes = state.entries.iter().map(|e| e.bytes).sum();
             self.metrics.held(state.entries.len(), state.bytes);
@@ -214,11 +212,6 @@ impl Held {
         let n = self.made.fetch_add(1, Ordering::Relaxed);
         self.keys.hash_one((nanos, n, std::process::id()))
     }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Every update leaves the entries and their byte count consistent.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 /// Frees dropped snapshots outside the lock (unless a page being served
@@ -226,9 +219,7 @@ impl Held {
 fn release(dropped: Vec<Entry>) {
     let bytes: usize = dropped.iter().map(|e| e.bytes).sum();
     drop(dropped);
-    if bytes >= crate::memory::TRIM_AFTER_BYTES {
-        crate::memory::release_free_memory();
-    }
+    crate::memory::freed(bytes);
 }
 
 /// Sixteen hex digits of the snapshot's number, then the page's.
@@ -254,28 +245,24 @@ mod tests {
 
     const TOOL: ToolName = ToolName::CustomQuery;
 
-    fn snapshot(rows: usize) -> Arc<Snapshot> {
+    /// A run's `rows` rows of about 110 bytes each.
+    fn fetched(rows: usize) -> Fetched {
         let mut t = TableBuilder::new();
         for i in 0..rows {
             t.push_row([("n", i.to_string()), ("pad", "x".repeat(100))]);
         }
-        let meta = StructuredMeta {
-            elapsed_ms: 0,
-            next_cursor: None,
-            page: None,
-            row_count: rows,
-            sql: None,
-            sources: None,
-            table: None,
-            total_rows: None,
-            truncated: false,
-        };
-        Arc::new(Snapshot {
-            tool: TOOL,
-            table: t.finish().expect("small"),
-            meta,
+        Fetched {
+            rows: t.finish().expect("small"),
+            meta: StructuredMeta {
+                row_count: rows,
+                ..StructuredMeta::default()
+            },
             note: None,
-        })
+        }
+    }
+
+    fn snapshot(rows: usize) -> Arc<Snapshot> {
+        Arc::new(Snapshot::new(TOOL, fetched(rows)))
     }
 
     fn page(held: &Held, id: u64, number: usize, now: Instant) -> Value {
@@ -327,6 +314,28 @@ mod tests {
             held.hold(snapshot(2000), 30, t0).is_none(),
             "larger than all held"
         );
+    }
+
+    #[test]
+    fn a_result_larger_than_all_that_may_be_held_answers_its_first_page_alone() {
+        let metrics = Arc::new(Metrics::new());
+        let held = Held::new(4096, snapshot(2000).heap_bytes() / 2, metrics.clone());
+        let answer = held.answer(Ok(fetched(2000)), TOOL, Era::Legacy);
+        let v: Value = serde_json::from_str(answer.result.get()).expect("a result");
+        let meta = &v["structuredContent"];
+        assert_eq!(meta["total_rows"], 2000, "{meta}");
+        assert!(meta.get("next_cursor").is_none(), "nothing held to page");
+        let shown = meta["row_count"].as_u64().unwrap_or_default();
+        assert!((1..2000).contains(&shown), "{shown}");
+        let note = v["content"][1]["text"].as_str().unwrap_or_default();
+        assert!(
+            note.starts_with(&format!(
+                "Showing rows 1-{shown} of 2000: the other {} rows",
+                2000 - shown
+            )) && note.contains("held for paging (MAX_HELD_BYTES)"),
+            "{note}"
+        );
+        assert_eq!(metrics.snapshot(0).to_json()["paging"]["dropped"], 1);
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! and cancels them) and the workers (which finish them).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use super::coalesce::Coalescer;
+use super::lock;
 use crate::jsonrpc::RequestId;
 use crate::osquery::Control;
 
@@ -18,7 +19,7 @@ pub const CALL_BYTES: usize = 8 * 1024 * 1024;
 #[derive(Default)]
 pub struct InFlight {
     calls: Mutex<Calls>,
-    /// Identical calls in flight share one osqueryi run.
+    /// Identical calls in flight share one run.
     pub coalescer: Coalescer,
 }
 
@@ -52,7 +53,7 @@ impl InFlight {
         control: Arc<Control>,
         bytes: usize,
     ) -> Result<(), Refused> {
-        let mut calls = self.calls();
+        let mut calls = lock(&self.calls);
         let key = id.key();
         if calls.by_id.contains_key(&key) {
             return Err(Refused::Reused);
@@ -66,7 +67,7 @@ impl InFlight {
     }
 
     pub fn unregister(&self, id: &RequestId) {
-        let mut calls = self.calls();
+        let mut calls = lock(&self.calls);
         if let Some((_, bytes)) = calls.by_id.remove(&id.key()) {
             calls.bytes -= bytes;
         }
@@ -75,7 +76,7 @@ impl InFlight {
     /// Cancels a queued or running call; unknown or finished ids are ignored.
     /// A coalesced run stops only once all of its callers have cancelled.
     pub fn cancel(&self, id: &RequestId) {
-        let control = self.calls().by_id.get(&id.key()).map(|c| c.0.clone());
+        let control = lock(&self.calls).by_id.get(&id.key()).map(|c| c.0.clone());
         match control {
             Some(c) => {
                 log::info!("cancelling request {id}");
@@ -84,10 +85,6 @@ impl InFlight {
             }
             None => log::debug!("cancellation for unknown or finished request {id} ignored"),
         }
-    }
-
-    fn calls(&self) -> MutexGuard<'_, Calls> {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

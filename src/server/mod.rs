@@ -1,7 +1,7 @@
 //! The pipeline: the only code that spawns threads or owns channels.
 //!
 //! ```text
-//! stdin ─▶ reader ─▶ bounded queue ─▶ 5 workers ─▶ osqueryi
+//! stdin ─▶ reader ─▶ bounded queue ─▶ 5 workers ─▶ osqueryi or osqueryd
 //!            │                            │
 //!            └──────────▶ writer ◀────────┘ ─▶ stdout
 //! ```
@@ -12,7 +12,7 @@
 //! writer flushes the last answer before exit.
 
 use std::io::{BufRead, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::config::{Config, WORKERS};
 use crate::logging;
@@ -36,6 +36,14 @@ use held::Held;
 use inflight::InFlight;
 use pool::Worker;
 use reader::Reader;
+
+/// Every lock the pipeline's threads share. A poisoned lock only means a
+/// thread panicked while holding it; each update under these locks leaves
+/// its state consistent (a field written, or a map or list changed in one
+/// step), so the state is used as it is.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Lines longer than this are discarded unread: the response cap or 16 MiB,
 /// whichever is larger.

@@ -16,7 +16,6 @@ use super::inflight::{CALL_BYTES, InFlight, Refused};
 use crate::config::{QUEUE_CAPACITY, WORKERS};
 use crate::jsonrpc::{self, INVALID_REQUEST, Incoming, Outgoing};
 use crate::mcp::{Action, Job, PageCall, Refusal, Resource, Session, era, resources};
-use crate::memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::ops::metrics::Metrics;
 use crate::tools::Outcome;
 
@@ -69,7 +68,7 @@ impl Reader<'_> {
             // The parsed message holds what it needs; a long line is not
             // kept while it is carried out, and its memory is handed back
             // (glibc would keep it) once it has been.
-            let long = line.len() >= TRIM_AFTER_BYTES;
+            let len = line.len();
             drop(line);
             let action = match parsed {
                 Ok(msg) => {
@@ -83,9 +82,7 @@ impl Reader<'_> {
                 Err(reply) => Action::Reply(reply),
             };
             self.carry_out(action);
-            if long {
-                release_free_memory();
-            }
+            crate::memory::freed(len);
         }
         log::info!("stdin closed; finishing accepted requests");
     }

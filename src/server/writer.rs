@@ -10,11 +10,12 @@
 //! while sending.
 
 use std::io::Write;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::lock;
 use crate::jsonrpc::Outgoing;
 
 /// Messages waiting on a slow client.
@@ -56,11 +57,6 @@ impl Room {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Usage> {
-        // Each update is one field write, so a poisoned lock is consistent.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     fn fits(&self, usage: &Usage, bytes: usize) -> bool {
         usage.bytes == 0 || usage.bytes.saturating_add(bytes) <= self.limit
     }
@@ -68,7 +64,7 @@ impl Room {
     /// Takes `bytes`, waiting for room when `wait`; false if it cannot.
     /// Never logs: logging sends through here.
     fn take(&self, bytes: usize, wait: bool) -> bool {
-        let mut usage = self.lock();
+        let mut usage = lock(&self.state);
         while !usage.closed && !self.fits(&usage, bytes) {
             if !wait {
                 return false;
@@ -85,13 +81,13 @@ impl Room {
     }
 
     fn give(&self, bytes: usize) {
-        let mut usage = self.lock();
+        let mut usage = lock(&self.state);
         usage.bytes = usage.bytes.saturating_sub(bytes);
         self.freed.notify_all();
     }
 
     fn close(&self) {
-        self.lock().closed = true;
+        lock(&self.state).closed = true;
         self.freed.notify_all();
     }
 }
@@ -286,7 +282,7 @@ mod tests {
     }
 
     fn usage(outbox: &Outbox) -> (usize, usize) {
-        let u = outbox.room.lock();
+        let u = lock(&outbox.room.state);
         (u.bytes, u.waiting)
     }
 

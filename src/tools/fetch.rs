@@ -51,7 +51,7 @@ pub struct Fetched {
 
 /// The fields of `structuredContent` besides `rows`. Declared in name order,
 /// the order they have always been written in.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct StructuredMeta {
     pub elapsed_ms: u64,
     /// Paged answers: what to pass as `cursor` for the next page, absent on
@@ -204,16 +204,15 @@ impl Engine {
             raw.note
         };
         let note = note.map(|n| self.masked(n));
+        // The paging fields are the pages' to fill in.
         let meta = StructuredMeta {
             elapsed_ms: started.elapsed().as_millis() as u64,
-            next_cursor: None,
-            page: None,
             row_count: rows.len(),
             sql: (plan.tool == ToolName::CustomQuery).then(|| plan.sql.clone()),
             sources: raw.sources,
             table: raw.table,
-            total_rows: None,
             truncated,
+            ..StructuredMeta::default()
         };
         Ok(Fetched { rows, meta, note })
     }

@@ -107,8 +107,16 @@ pub struct Tool {
 }
 
 /// Arguments every tool takes. The one place a tool-wide argument (paging's
-/// `cursor`) is added: the argument check and the schemas read it.
+/// `cursor`) is added: the argument check and the schemas read it (through
+/// [`Tool::takes`]).
 pub const EVERY_TOOL_ARGUMENTS: &[&str] = &["cursor"];
+
+impl Tool {
+    /// Every argument the tool takes: its own, then every tool's.
+    pub fn takes(&self) -> impl Iterator<Item = &'static str> {
+        self.arguments.iter().chain(EVERY_TOOL_ARGUMENTS).copied()
+    }
+}
 
 pub const LIMIT_MAX: i64 = 1000;
 /// Longest `pattern` list_tables and `name` installed_packages accept.
@@ -304,13 +312,18 @@ pub fn find(name: &str) -> Option<&'static Tool> {
     TOOLS.iter().find(|t| t.id == name)
 }
 
+/// Every tool's name, comma-separated, for texts that list them.
+pub fn names() -> String {
+    let names: Vec<&str> = TOOLS.iter().map(|t| t.id).collect();
+    names.join(", ")
+}
+
 /// The refusal of a tool we do not have, naming the ones we do.
 pub fn unknown_tool(name: &str) -> String {
-    let names: Vec<&str> = TOOLS.iter().map(|t| t.id).collect();
     format!(
         "Unknown tool: {}; tools are {}",
         crate::logging::truncate(name, 64),
-        names.join(", ")
+        names()
     )
 }
 

@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{EVERY_TOOL_ARGUMENTS, LIMIT_MAX, PATTERN_MAX, PID_MAX, Tool, ToolName, queries};
+use super::{LIMIT_MAX, PATTERN_MAX, PID_MAX, Tool, ToolName, queries};
 use crate::guard::{self, TablePolicy};
 
 /// A validated call, ready for a worker. Two calls with equal plans get
@@ -101,12 +101,7 @@ pub fn plan(tool: &Tool, args: &Map<String, Value>, policy: &TablePolicy) -> Res
 /// Refuses arguments the tool does not take (all of them, `_meta`-like keys
 /// too: nothing in `arguments` is ours to ignore).
 fn known_arguments(tool: &Tool, args: &Map<String, Value>) -> Result<(), String> {
-    let valid: Vec<&str> = tool
-        .arguments
-        .iter()
-        .chain(EVERY_TOOL_ARGUMENTS)
-        .copied()
-        .collect();
+    let valid: Vec<&str> = tool.takes().collect();
     let unknown: Vec<String> = args
         .keys()
         .filter(|k| !valid.contains(&k.as_str()))

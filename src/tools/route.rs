@@ -14,11 +14,9 @@ pub fn reads_event_table(sql: &str) -> bool {
         // always tokenizes. Unreadable SQL stays on the default path.
         return false;
     };
-    tokens.iter().any(|t| {
-        t.ident_name()
-            .or_else(|| t.string_value())
-            .is_some_and(|name| is_event_table(&name))
-    })
+    tokens
+        .iter()
+        .any(|t| t.name().is_some_and(|name| is_event_table(&name)))
 }
 
 #[cfg(test)]

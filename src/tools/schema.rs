@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{EVERY_TOOL_ARGUMENTS, LIMIT_MAX, PATTERN_MAX, PID_MAX, TOOLS, Tool, ToolName};
+use super::{LIMIT_MAX, PATTERN_MAX, PID_MAX, TOOLS, Tool, ToolName};
 
 /// The `tools/list` result.
 pub fn list() -> Value {
@@ -49,9 +49,7 @@ fn integer_schema(description: &str, min: i64, max: i64, default: Option<i64>) -
 /// The arguments a tool takes, and no others: `plan` refuses the rest.
 fn input_schema(tool: &Tool) -> Value {
     let properties: Map<String, Value> = tool
-        .arguments
-        .iter()
-        .chain(EVERY_TOOL_ARGUMENTS)
+        .takes()
         .map(|arg| (arg.to_string(), property(tool.name, arg)))
         .collect();
     // A call with `cursor` alone asks for a page and needs nothing else, so
@@ -122,7 +120,7 @@ fn property(tool: ToolName, arg: &str) -> Value {
             "type": "string",
             "description": "One read-only osquery SQL statement: SELECT … or WITH … SELECT … Required unless `cursor` is given.",
             "minLength": 1,
-            "maxLength": crate::config::MAX_SQL_CHARS,
+            "maxLength": crate::guard::MAX_QUERY_CHARS,
         }),
         (_, "cursor") => super::cursor::schema(),
         _ => json!({}),
@@ -224,12 +222,7 @@ mod tests {
             assert_eq!(schema["additionalProperties"], false, "{}", tool.id);
             let props = schema["properties"].as_object().expect("properties");
             let names: Vec<&str> = props.keys().map(String::as_str).collect();
-            let mut want: Vec<&str> = tool
-                .arguments
-                .iter()
-                .chain(EVERY_TOOL_ARGUMENTS)
-                .copied()
-                .collect();
+            let mut want: Vec<&str> = tool.takes().collect();
             want.sort();
             assert_eq!(
                 names, want,

@@ -3,7 +3,7 @@
 //! stop the run for the others.
 
 use crate::util::{Server, Standin, all_gone, eventually, rows};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn slow() -> Standin {
     Standin::new(&[("STANDIN_MODE", "slow"), ("STANDIN_DELAY", "1")])
@@ -25,11 +25,7 @@ fn five_identical_calls_share_one_run_and_each_gets_its_answer() {
         assert_eq!(rows(&r["result"]).len(), 5);
     }
     assert_eq!(standin.runs("FROM processes"), 1, "{}", standin.log());
-    let read = s.request("resources/read", json!({"uri": "osquery://server/metrics"}));
-    let text = read["result"]["contents"][0]["text"]
-        .as_str()
-        .unwrap_or_default();
-    let metrics: Value = serde_json::from_str(text).expect("metrics JSON");
+    let metrics = s.read_resource("osquery://server/metrics");
     assert_eq!(metrics["coalesced"], 4, "{metrics}");
 }
 

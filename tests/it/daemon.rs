@@ -46,14 +46,6 @@ fn host_except(marker: &str, answer: Answer) -> impl Fn(&Call) -> Answer + use<>
     }
 }
 
-fn resource(s: &mut Server, uri: &str) -> Value {
-    let reply = s.request("resources/read", json!({ "uri": uri }));
-    let text = reply["result"]["contents"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no contents: {reply}"));
-    serde_json::from_str(text).expect("a JSON document")
-}
-
 /// How many calls the daemon got whose SQL contains `needle`.
 fn calls_with(daemon: &FakeDaemon, needle: &str) -> usize {
     daemon
@@ -122,7 +114,7 @@ fn every_tool_prompt_and_resource_works_with_no_osqueryi_at_all() {
     }
     assert!(ran >= 6, "{ran} prompt queries");
 
-    let metrics = resource(&mut s, "osquery://server/metrics");
+    let metrics = s.read_resource("osquery://server/metrics");
     let queries = daemon.calls().iter().filter(|c| c.method != "ping").count();
     let b = &metrics["backends"];
     // The unknown table is osqueryd's error, and no rows for the model.
@@ -130,7 +122,7 @@ fn every_tool_prompt_and_resource_works_with_no_osqueryi_at_all() {
     assert_eq!(b["osqueryd"]["errors"], 1, "{b}");
     assert_eq!(b["osqueryi"], json!({"ok": 0, "errors": 0}));
 
-    let health = resource(&mut s, "osquery://server/health");
+    let health = s.read_resource("osquery://server/health");
     assert_eq!(health["status"], "healthy", "{health}");
     assert_eq!(health["backend"], "daemon");
     assert_eq!(health["osqueryi"], Value::Null);
@@ -222,7 +214,7 @@ fn hybrid_sends_event_tables_to_the_daemon_and_the_rest_to_osqueryi() {
     );
     assert_eq!(calls_with(&daemon, "process_events"), 3);
     assert_eq!(calls_with(&daemon, "FROM processes"), 0);
-    let b = resource(&mut s, "osquery://server/metrics")["backends"].clone();
+    let b = s.read_resource("osquery://server/metrics")["backends"].clone();
     assert_eq!(b["osqueryi"]["ok"], 2, "{b}");
     assert_eq!(b["osqueryd"]["ok"], 3, "{b}");
 }
@@ -334,7 +326,7 @@ fn a_hung_daemon_is_answered_at_the_timeout_while_the_rest_is_served() {
         daemon.open_connections() == 1
     });
     assert!(!rows(&s.call("system_info", json!({}))).is_empty());
-    let m = resource(&mut s, "osquery://server/metrics");
+    let m = s.read_resource("osquery://server/metrics");
     assert_eq!(m["timeouts"], 1);
 }
 
@@ -538,7 +530,7 @@ fn interop_the_binary_against_a_python_thrift_server() {
     let e = error_text(&s.call("custom_query", json!({"sql": "SELECT 'raise' AS x"})));
     println!("exception: {e}");
     assert!(e.contains("INTERNAL_ERROR"), "{e}");
-    let health = resource(&mut s, "osquery://server/health");
+    let health = s.read_resource("osquery://server/health");
     println!("health: {}", health["osqueryd"]);
     assert_eq!(health["status"], "healthy", "{health}");
     assert_eq!(health["osqueryd"]["version"], "5.13.1");

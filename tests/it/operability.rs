@@ -1,16 +1,8 @@
 //! Operating the server: JSON logs on stderr, the metrics and health
 //! resources, MCP logging, and the command line (`--health`, `--help`, `call`).
 
-use crate::util::{DEADLINE, Server, Standin, error_text, eventually, rows, run};
+use crate::util::{DEADLINE, Server, Standin, error_text, eventually, resource, rows, run};
 use serde_json::{Value, json};
-
-/// The JSON document inside a `resources/read` reply, after checking its shape.
-fn resource(reply: &Value, uri: &str) -> Value {
-    let item = &reply["result"]["contents"][0];
-    assert_eq!(item["uri"], uri, "{reply}");
-    assert_eq!(item["mimeType"], "application/json");
-    serde_json::from_str(item["text"].as_str().expect("text")).expect("resource text is JSON")
-}
 
 /// Every stderr line, parsed; waits for the shutdown summary (the last info line).
 fn log_lines(server: &mut Server) -> Vec<Value> {
@@ -182,8 +174,7 @@ fn resources_list_and_read_metrics_and_health() {
         rows(&s.call("processes", json!({"limit": 3})));
     }
     error_text(&s.call("processes", json!({"limit": 0})));
-    let reply = s.request("resources/read", json!({"uri": "osquery://server/metrics"}));
-    let m = resource(&reply, "osquery://server/metrics");
+    let m = s.read_resource("osquery://server/metrics");
     // initialize, resources/list, 4 tools/call, this resources/read
     assert_eq!(m["requests"], 7, "{m}");
     assert_eq!(m["tool_calls"]["total"], 4);
@@ -204,8 +195,7 @@ fn resources_list_and_read_metrics_and_health() {
     assert!(m["memory"]["rss_bytes"].as_u64().is_some_and(|n| n > 0));
     assert!(m["memory"]["peak_rss_bytes"].as_u64() >= m["memory"]["rss_bytes"].as_u64());
 
-    let reply = s.request("resources/read", json!({"uri": "osquery://server/health"}));
-    let h = resource(&reply, "osquery://server/health");
+    let h = s.read_resource("osquery://server/health");
     assert_eq!(h["status"], "healthy", "{h}");
 }
 

@@ -27,12 +27,6 @@ fn little_held(n: usize) -> (Standin, Server) {
     (standin, s)
 }
 
-fn metrics(s: &mut Server) -> Value {
-    let read = s.request("resources/read", json!({"uri": "osquery://server/metrics"}));
-    let text = read["result"]["contents"][0]["text"].as_str();
-    serde_json::from_str(text.unwrap_or_default()).expect("metrics JSON")
-}
-
 fn sql(n: usize) -> Value {
     json!({"sql": format!("SELECT * FROM users WHERE uid >= {n}")})
 }
@@ -118,7 +112,7 @@ fn three_megabytes_are_walked_page_by_page_each_row_once_within_the_budget() {
         1,
         "pages never run the query again"
     );
-    let metrics = metrics(&mut s);
+    let metrics = s.read_resource("osquery://server/metrics");
     assert_eq!(metrics["paging"]["held"], 1, "{metrics}");
     assert!(
         metrics["paging"]["pages_served"].as_u64() > Some(40),
@@ -187,7 +181,7 @@ fn the_least_recently_used_results_are_dropped_past_the_bytes_held() {
     );
     let page = s.call("custom_query", json!({"cursor": cursors[3]}));
     assert_eq!(page["structuredContent"]["page"], 2, "{page}");
-    let metrics = metrics(&mut s);
+    let metrics = s.read_resource("osquery://server/metrics");
     assert!(
         metrics["paging"]["dropped"].as_u64() >= Some(1),
         "{metrics}"

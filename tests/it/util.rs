@@ -297,6 +297,12 @@ impl Server {
             .unwrap_or_else(|| panic!("no result for {tool}: {reply}"))
     }
 
+    /// Reads one of the server's resources: its JSON document.
+    pub fn read_resource(&mut self, uri: &str) -> Value {
+        let reply = self.request("resources/read", json!({ "uri": uri }));
+        resource(&reply, uri)
+    }
+
     /// Asserts the server still answers a ping.
     pub fn assert_serving(&mut self) {
         assert_eq!(self.request("ping", json!({}))["result"], json!({}));
@@ -418,6 +424,14 @@ pub fn rows(result: &Value) -> Vec<Value> {
         "text and structuredContent differ"
     );
     rows
+}
+
+/// The JSON document inside a `resources/read` reply, after checking its shape.
+pub fn resource(reply: &Value, uri: &str) -> Value {
+    let item = &reply["result"]["contents"][0];
+    assert_eq!(item["uri"], uri, "{reply}");
+    assert_eq!(item["mimeType"], "application/json");
+    serde_json::from_str(item["text"].as_str().expect("text")).expect("resource text is JSON")
 }
 
 /// The error text of a failed tool result (asserting it is one).
