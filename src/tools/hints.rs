@@ -10,13 +10,14 @@ pub fn run_error(e: &RunError) -> String {
     let hint = match e {
         RunError::Timeout(_) => Some(NARROW),
         RunError::Failed(why) if why.contains("SIGXCPU") => Some(NARROW),
-        RunError::Failed(why) if why.contains("no such table") => {
+        // osqueryi's errors and osqueryd's refusals carry the same SQLite texts.
+        RunError::Failed(why) | RunError::Daemon(why) if why.contains("no such table") => {
             Some("use list_tables to see the tables this host's osquery has")
         }
-        RunError::Failed(why) if why.contains("no such column") => Some(
+        RunError::Failed(why) | RunError::Daemon(why) if why.contains("no such column") => Some(
             "describe_table lists a table's columns; for a string value use single quotes ('text'): double quotes name a column",
         ),
-        RunError::Failed(why) if why.contains("required column") => {
+        RunError::Failed(why) | RunError::Daemon(why) if why.contains("required column") => {
             Some("describe_table names the columns the table's WHERE clause must constrain")
         }
         _ => None,
@@ -49,6 +50,10 @@ mod tests {
             (
                 RunError::Failed("no such column: curl (exit status 1)".into()),
                 "single quotes",
+            ),
+            (
+                RunError::Daemon("osqueryd could not run the query: no such table: nosuch".into()),
+                "list_tables",
             ),
         ] {
             let text = run_error(&e);

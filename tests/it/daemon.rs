@@ -372,7 +372,7 @@ fn misbehaving_daemons_get_clear_errors_and_the_server_keeps_serving() {
         ),
         (
             Answer::Status(1, "no such table: nosuch".into()),
-            &["Error: osqueryd could not run the query: no such table: nosuch"],
+            &["Error: osqueryd could not run the query: no such table: nosuch; use list_tables"],
             1,
         ),
         (
@@ -525,7 +525,7 @@ fn interop_the_binary_against_a_python_thrift_server() {
     println!("status 1: {e}");
     assert_eq!(
         e,
-        "Error: osqueryd could not run the query: no such table: nosuch"
+        "Error: osqueryd could not run the query: no such table: nosuch; use list_tables to see the tables this host's osquery has"
     );
     let e = error_text(&s.call("custom_query", json!({"sql": "SELECT 'raise' AS x"})));
     println!("exception: {e}");
