@@ -155,9 +155,21 @@ impl Found {
 }
 
 /// Replaces the merged ranges. A range holding nothing but `[REDACTED]` does
-/// not count, so already-masked text is left alone.
+/// not count, so already-masked text is left alone; one touching a mask
+/// swallows it, so masks never pile up side by side.
 fn apply(value: &str, mut ranges: Vec<(usize, usize)>) -> Option<String> {
-    let mut merged = merge(&mut ranges);
+    let mask = MASK.as_bytes();
+    let b = value.as_bytes();
+    let mut grown = merge(&mut ranges);
+    for (s, e) in grown.iter_mut() {
+        while b.get(..*s).is_some_and(|before| before.ends_with(mask)) {
+            *s -= mask.len();
+        }
+        while b.get(*e..).is_some_and(|after| after.starts_with(mask)) {
+            *e += mask.len();
+        }
+    }
+    let mut merged = merge(&mut grown);
     merged.retain(|&(s, e)| value.get(s..e).is_some_and(|t| !only_masks(t)));
     if merged.is_empty() {
         return None;
@@ -1651,10 +1663,12 @@ fn userinfo(b: &[u8], a: usize, at: usize, strict: usize, found: &mut Found) {
         None => {
             let host = &b[at + 1..strict];
             let sentry = find_ci(host, b"sentry", 0).is_some();
-            // A vendor token keeps its prefix (rule 6).
-            let vendor = SHAPES.iter().any(|s| info.starts_with(s.prefix.as_bytes()));
-            if sentry || (token_like(info) && !vendor) {
-                found.mask((a, at));
+            if sentry || token_like(info) {
+                // A vendor token keeps its prefix, as in rule 6.
+                let prefix = SHAPES
+                    .iter()
+                    .find(|s| info.starts_with(s.prefix.as_bytes()));
+                found.mask((a + prefix.map_or(0, |s| s.prefix.len()), at));
             }
         }
     }
@@ -1791,11 +1805,11 @@ const fn exact(prefix: &'static str, body: fn(u8) -> bool, len: usize) -> Shape 
 #[rustfmt::skip]
 const SHAPES: &[Shape] = &[
     // GitHub
-    shape("ghp_", alnum, 30, 0),
-    shape("gho_", alnum, 30, 0),
-    shape("ghu_", alnum, 30, 0),
-    shape("ghs_", alnum, 30, 0),
-    shape("ghr_", alnum, 30, 0),
+    shape("ghp_", alnum, 20, 0),
+    shape("gho_", alnum, 20, 0),
+    shape("ghu_", alnum, 20, 0),
+    shape("ghs_", alnum, 20, 0),
+    shape("ghr_", alnum, 20, 0),
     shape("github_pat_", word_byte, 30, 0),
     // GitLab
     shape("glpat-", word_byte, 20, 0),
@@ -2015,11 +2029,17 @@ fn token_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'_' | b'/')
 }
 
-/// Base64 and hashes that are ordinary data: SSH public key blobs, a base64
-/// PEM certificate, subresource-integrity and Go module hashes.
+/// Base64 and hashes that are ordinary data: SSH public key blobs, DER public
+/// keys (RSA, EC, Ed25519 SubjectPublicKeyInfo; browser extension keys), a
+/// base64 PEM certificate, subresource-integrity hashes.
 #[rustfmt::skip]
 const ORDINARY_PREFIXES: &[&[u8]] = &[
     b"AAAA",
+    b"MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A",
+    b"MIICIjANBgkqhkiG9w0BAQEFAAOCAg8A",
+    b"MFkwEwYHKoZIzj0CAQYI",
+    b"MHYwEAYHKoZIzj0CAQYF",
+    b"MCowBQYDK2Vw",
     b"LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS",
     b"sha1-",
     b"sha256-",
