@@ -15,26 +15,27 @@
 //! test holds it to that). `docs/redaction.md` is the user-facing version of
 //! this list, with examples; `tests/redact/*.txt` are the cases.
 //!
-//! 1. **Private keys** ([`armour`]): the body of any `-----BEGIN … PRIVATE
+//! 1. **Private keys** (`armour`): the body of any `-----BEGIN … PRIVATE
 //!    KEY-----` or `… PRIVATE KEY BLOCK-----` armour (RSA, EC, DSA, OPENSSH,
 //!    ENCRYPTED, PGP, SSH2; spaces inside the dashes allowed) and PuTTY's
 //!    `Private-Lines:`. The markers stay; an armour with no END is masked to
 //!    the end. Public armour (certificates, public keys, signatures) is left
 //!    alone and exempt from rule 7.
-//! 2. **Secret names** ([`secret_name`]): a name is split into words at `-`,
+//! 2. **Secret names** (`secret_name`): a name is split into words at `-`,
 //!    `_`, `.`, `:`, `/` and camelCase humps (`AWS_SECRET_ACCESS_KEY`,
 //!    `clientSecret`, `PGPassword`). It names a secret when a word is in
-//!    [`SECRET_WORDS`] (or a run-together word ends in one: `PGPASSWORD`,
+//!    `SECRET_WORDS` (or a run-together word ends in one: `PGPASSWORD`,
 //!    `csrftoken`), two neighbours make one (`PASS_WORD`, `SESSION_ID`), or
-//!    the *last* word is in [`LAST_WORDS`] (`DB_PASS`, `GITHUB_PAT`, `AUTH`) —
-//!    unless a word of [`DESCRIBING`] comes after it: `PASSWORD_MIN_LENGTH`,
+//!    the *last* word is in `LAST_WORDS` (`DB_PASS`, `GITHUB_PAT`, `AUTH`) —
+//!    unless a word of `DESCRIBING` comes after it: `PASSWORD_MIN_LENGTH`,
 //!    `TOKEN_TTL`, `password_file` and `AWS_ACCESS_KEY_ID` describe a secret
 //!    without holding it. `key` needs a qualifier that is not in
-//!    [`PUBLIC_KEYS`] (`api_key`, not `sort_key`, `ssh_key`, `KEYBOARD`); `pwd`
+//!    `PUBLIC_KEYS` (`api_key`, not `sort_key`, `ssh_key`, `KEYBOARD`); `pwd`
 //!    alone is the working directory except in options and connection
 //!    strings; a lone `key`, `code` or `session` is secret only as a URL query
-//!    parameter (`?key=`, OAuth `?code=`).
-//! 3. **Pairs** ([`pairs`]): `NAME=value` (environment, `--opt=`, query
+//!    parameter (`?key=`, OAuth `?code=`). A name that ends in a last word
+//!    (`Strength::Weak`) keeps a value that is a path.
+//! 3. **Pairs** (`pairs`): `NAME=value` (environment, `--opt=`, query
 //!    strings, ODBC/JDBC connection strings, mount options) and `name: value`
 //!    (HTTP headers, YAML, JSON `"name" : "value"`, also with escaped quotes)
 //!    whose name is secret. A value ends at its closing quote, at `}` when it
@@ -43,36 +44,37 @@
 //!    keeps its scheme (`Bearer [REDACTED]`), `Cookie` keeps cookie names.
 //!    Values that only point at a secret (`$VAR`, `env:X`, `file:…`, and paths
 //!    for the weaker names) are left.
-//! 4. **Command lines** ([`command_line`]): words are split like a shell would
+//! 4. **Command lines** (`command_line`): words are split like a shell would
 //!    (quotes group; a quoted word holding spaces is read again as a command
 //!    line, so `sh -c '…'` is covered). Options whose name is secret take the
 //!    next word (`--password x`, `-storepass x`). Short flags mean a password
-//!    only to some programs, so [`PROGRAMS`] says which: `-pSECRET` for the
+//!    only to some programs, so `PROGRAMS` says which: `-pSECRET` for the
 //!    MySQL family, `-p x` for sshpass, registry logins, MongoDB, cqlsh,
 //!    `-w` for ldap*, `-P` for zip, sqlcmd, mosquitto, `/p:` for FreeRDP,
 //!    `-u user:x` for curl, `-U user%x` for Samba, `-u user,x` for lftp, … and
 //!    where `-p` is a port (ssh, psql, redis-cli, docker run). Elsewhere an
 //!    attached `-pS3cret` is masked when it looks like a password rather than
-//!    a flag cluster (6+ characters with a capital or a digit). Also
+//!    flags (`looks_like_password`). Also
 //!    `pass:x` (OpenSSL), SQL `PASSWORD 'x'` / `IDENTIFIED BY 'x'`, Oracle
 //!    `user/x@db`, and a few positional passwords (`htpasswd -b`,
 //!    `rabbitmqctl add_user`, `mc alias set`, `wpa_passphrase`).
-//! 5. **URLs** ([`urls`]): the password in `scheme://user:password@host`,
+//! 5. **URLs** (`urls`): the password in `scheme://user:password@host`,
 //!    where the password may hold `/`, `?` or `#` when an `@` and a host follow
 //!    within the same word; a user that is itself a token (Sentry DSNs, 20+
 //!    character tokens); scheme-less `user:password@host`
 //!    (`HTTPS_PROXY=u:p@proxy:3128`); the secret path of Slack, Discord and
 //!    Teams webhooks; JDBC `thin:user/password@`.
-//! 6. **Token shapes** ([`tokens`]): [`SHAPES`], a table of vendor prefixes
+//! 6. **Token shapes** (`tokens`): `SHAPES`, a table of vendor prefixes
 //!    with the body each one has (GitHub, GitLab, Slack, Stripe, SendGrid,
 //!    Vault, Google, Docker, DigitalOcean, PyPI, npm, AWS, OpenAI, Anthropic,
 //!    Hugging Face, …; the prefix stays), Telegram bot tokens, JSON Web Tokens.
-//! 7. **High entropy** ([`entropy`]): a run of base64-ish characters
-//!    (letters, digits, `+ - _`, `=` padding) of 32 or more with capitals,
-//!    small letters, two digits and frequent class changes, as random tokens
-//!    have and identifiers do not. Never: hex (digests, UUIDs), paths and
-//!    dotted names (`/` and `.` split runs), SSH public key blobs (`AAAA…`),
-//!    base64 certificates, data URIs, `sha512-…`/`SHA256:…`/`h1:…` hashes.
+//! 7. **High entropy** (`entropy`): a run of base64 characters (letters,
+//!    digits, `+ - _ /`, `=` padding) of 32 or more with capitals, small
+//!    letters, two digits and frequent class changes, as random tokens have
+//!    and identifiers do not. Never: hex (digests, UUIDs), absolute paths (a
+//!    run starting with `/` is judged segment by segment), dotted names (`.`
+//!    ends a run), and `ORDINARY_PREFIXES`: SSH and DER public keys, base64
+//!    certificates, data URIs, `sha512-…`/`SHA256:…`/`h1:…` hashes.
 //!
 //! # Limits
 //!
@@ -147,10 +149,9 @@ struct Found {
 }
 
 impl Found {
-    fn mask(&mut self, (s, e): (usize, usize)) {
-        if s < e {
-            self.secret.push((s, e));
-        }
+    /// An empty range is dropped when applied (it holds no mask-free text).
+    fn mask(&mut self, range: (usize, usize)) {
+        self.secret.push(range);
     }
 }
 
@@ -234,10 +235,11 @@ impl<'a> Text<'a> {
         Text { b, close }
     }
 
-    /// Where the quote at `i` closes, if `i` is an unescaped quote that does.
+    /// Where the quote at `i` closes, if `i` is an unescaped quote that does
+    /// (only those have an entry).
     fn closing(&self, i: usize) -> Option<usize> {
         match self.close.get(i) {
-            Some(&c) if c != NONE && quote_kind(self.b, i).is_some() => Some(c as usize),
+            Some(&c) if c != NONE => Some(c as usize),
             _ => None,
         }
     }
@@ -246,8 +248,7 @@ impl<'a> Text<'a> {
     /// quotes when it is quoted, else itself without quotes left unmatched
     /// at its end (they close a string around it).
     fn unquote(&self, vs: usize, ve: usize) -> (usize, usize) {
-        if vs < ve
-            && let Some(c) = self.closing(vs)
+        if let Some(c) = self.closing(vs)
             && c < ve
         {
             return (vs + 1, c);
@@ -2234,6 +2235,22 @@ mod tests {
                 assert_eq!(redact(&once), None, "secrets.txt:{n}: {once:?}");
             }
         }
+    }
+
+    #[test]
+    fn masks_never_pile_up() {
+        let token = "ZOThDDYlxEVNMPZVhtI0i0GBUTzAFKxuxDTtP5VN";
+        for value in [
+            format!("[REDACTED]{token}"),
+            format!("{token}[REDACTED]"),
+            format!("[REDACTED][REDACTED]{token}[REDACTED]"),
+        ] {
+            assert_eq!(redact(&value).as_deref(), Some(MASK), "{value}");
+        }
+        assert_eq!(
+            redact(&format!("[REDACTED] {token}")).as_deref(),
+            Some("[REDACTED] [REDACTED]")
+        );
     }
 
     #[test]
