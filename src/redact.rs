@@ -308,11 +308,6 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-fn find_ci(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    let n = needle.len();
-    (from..(hay.len() + 1).saturating_sub(n)).find(|&i| hay[i..i + n].eq_ignore_ascii_case(needle))
-}
-
 fn ends_with_ci(hay: &[u8], needle: &[u8]) -> bool {
     hay.len() >= needle.len() && hay[hay.len() - needle.len()..].eq_ignore_ascii_case(needle)
 }
@@ -512,6 +507,19 @@ const PUBLIC_KEYS: &[&str] = &[
     "dedup", "object", "row", "column", "lookup", "group", "map", "shortcut",
 ];
 
+/// Every secret word above holds one of these: a name holding none is
+/// passed over at a glance (a unit test keeps the lists in step).
+#[rustfmt::skip]
+const TRIGGERS: &[&str] = &[
+    "pass", "pw", "secret", "token", "key", "sig", "sess", "auth", "psk", "pat", "cookie",
+    "bearer", "jwt", "otp", "cred", "code",
+];
+
+fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
 /// Full names that look secret and are not.
 #[rustfmt::skip]
 const NOT_SECRET: &[&str] = &["xdg_session_id", "x-amz-credential"];
@@ -576,7 +584,10 @@ fn split_name(name: &[u8], parts: &mut [(usize, usize); MAX_PARTS]) -> usize {
 /// Is `name` the name of a secret where it stands? See rule 2 at the top.
 fn secret_name(name: &[u8], place: Place) -> Option<Strength> {
     let name = trim_dashes(name);
-    if name.is_empty() || name.len() > MAX_NAME || in_list(name, NOT_SECRET) {
+    if name.len() > MAX_NAME
+        || in_list(name, NOT_SECRET)
+        || !TRIGGERS.iter().any(|t| contains_ci(name, t.as_bytes()))
+    {
         return None;
     }
     let mut parts = [(0, 0); MAX_PARTS];
@@ -977,21 +988,33 @@ fn cookie_list(t: &Text, from: usize, limit: usize, first_only: bool, found: &mu
 /// `Bearer <token>` anywhere (a header split over words, a log line).
 fn bearer(t: &Text, found: &mut Found) {
     let b = t.b;
-    let mut from = 0;
-    while let Some(at) = find_ci(b, b"bearer", from) {
-        from = at + 6;
-        if (at > 0 && b[at - 1].is_ascii_alphanumeric()) || b.get(from) != Some(&b' ') {
+    let mut after_bearer = false;
+    let mut i = 0;
+    while i < b.len() {
+        if is_space(b[i]) {
+            i += 1;
             continue;
         }
-        let s = skip_blanks(b, from);
-        let e = s + b[s..]
-            .iter()
-            .position(|&c| is_space(c) || is_quote(c) || c == b',')
-            .unwrap_or(b.len() - s);
-        if e - s >= 8 {
-            found.mask((s, e));
-            from = e;
+        let s = i;
+        while i < b.len() && !is_space(b[i]) {
+            i += 1;
         }
+        let word = &b[s..i];
+        if after_bearer {
+            let len = word
+                .iter()
+                .position(|&c| is_quote(c) || c == b',')
+                .unwrap_or(word.len());
+            if len >= 8 {
+                found.mask((s, s + len));
+            }
+        }
+        // `'Bearer`, `:Bearer`: what stands before the word does not count.
+        let lead = word
+            .iter()
+            .take_while(|c| !c.is_ascii_alphanumeric())
+            .count();
+        after_bearer = word[lead..].eq_ignore_ascii_case(b"bearer");
     }
 }
 
@@ -1602,7 +1625,7 @@ fn urls(t: &Text, found: &mut Found) {
             .position(|&c| ends_url(c) || matches!(c, b'/' | b'?' | b'#'))
             .unwrap_or(b.len() - a);
         if let Some(at) = b[a..strict].iter().rposition(|&c| c == b'@') {
-            userinfo(b, a, a + at, strict, found);
+            userinfo(b, a, a + at, found);
         } else if let Some(colon) = b[a..strict].iter().position(|&c| c == b':')
             && b.get(strict)
                 .is_some_and(|c| matches!(c, b'/' | b'?' | b'#'))
@@ -1656,15 +1679,13 @@ fn urls(t: &Text, found: &mut Found) {
 }
 
 /// `user:password@` — the password goes; a user alone goes when it is a
-/// token (Sentry DSNs, `https://<token>@github.com`).
-fn userinfo(b: &[u8], a: usize, at: usize, strict: usize, found: &mut Found) {
+/// token (Sentry DSNs, whose key is 32 hex; `https://<token>@github.com`).
+fn userinfo(b: &[u8], a: usize, at: usize, found: &mut Found) {
     let info = &b[a..at];
     match info.iter().position(|&c| c == b':') {
         Some(c) => found.mask((a + c + 1, at)),
         None => {
-            let host = &b[at + 1..strict];
-            let sentry = find_ci(host, b"sentry", 0).is_some();
-            if sentry || token_like(info) {
+            if token_like(info) {
                 // A vendor token keeps its prefix, as in rule 6.
                 let prefix = SHAPES
                     .iter()
@@ -1909,13 +1930,14 @@ const SHAPES: &[Shape] = &[
     exact("dapi", hex, 32),
 ];
 
-/// The bytes a vendor prefix starts with, so most words are passed over at
-/// a glance.
-const FIRST_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
+/// For each byte, the shapes whose prefix starts with it (bit k for
+/// `SHAPES[k]`), so most words are passed over at a glance.
+const BY_FIRST_BYTE: [u128; 256] = {
+    assert!(SHAPES.len() <= 128);
+    let mut table = [0; 256];
     let mut k = 0;
     while k < SHAPES.len() {
-        table[SHAPES[k].prefix.as_bytes()[0] as usize] = true;
+        table[SHAPES[k].prefix.as_bytes()[0] as usize] |= 1 << k;
         k += 1;
     }
     table
@@ -1949,14 +1971,19 @@ fn tokens(t: &Text, found: &mut Found) {
 
 /// A vendor token at `i`; returns how far it read.
 fn vendor(b: &[u8], i: usize, found: &mut Found) -> Option<usize> {
-    if !FIRST_BYTES[usize::from(b[i])] {
-        return None;
-    }
     // A longer prefix (`sk-proj-` over `sk-`) has its own shape.
-    let s = SHAPES
-        .iter()
-        .filter(|s| s.prefix.as_bytes()[0] == b[i] && b[i..].starts_with(s.prefix.as_bytes()))
-        .max_by_key(|s| s.prefix.len())?;
+    let mut candidates = BY_FIRST_BYTE[usize::from(b[i])];
+    let mut best: Option<&Shape> = None;
+    while candidates != 0 {
+        let s = &SHAPES[candidates.trailing_zeros() as usize];
+        candidates &= candidates - 1;
+        if b[i..].starts_with(s.prefix.as_bytes())
+            && best.is_none_or(|b| b.prefix.len() < s.prefix.len())
+        {
+            best = Some(s);
+        }
+    }
+    let s = best?;
     let body = i + s.prefix.len();
     let len = b[body..].iter().take_while(|&&c| (s.body)(c)).count();
     let end = body + len;
@@ -2313,6 +2340,23 @@ mod tests {
     }
 
     #[test]
+    fn every_secret_word_holds_a_trigger() {
+        let words = [
+            SECRET_WORDS,
+            SECRET_WHOLE,
+            LAST_WORDS,
+            LAST_WEAK,
+            &["key", "pwd", "code", "session"],
+        ];
+        for word in words.concat() {
+            assert!(
+                TRIGGERS.iter().any(|t| word.contains(t)),
+                "{word} holds no trigger"
+            );
+        }
+    }
+
+    #[test]
     fn the_program_table_names_each_program_once() {
         let index = program_index();
         for pair in index.windows(2) {
@@ -2337,40 +2381,54 @@ mod tests {
 
     #[test]
     fn time_is_linear_in_the_length_of_the_value() {
-        // Repetition that would make a backtracking or re-scanning rule quadratic.
+        // Long runs of one pattern each: what would make a backtracking or
+        // re-scanning rule quadratic.
         const PATTERNS: &[&str] = &[
             "a=",
+            "a=b",
             "--password ",
             "-p",
+            "-pS3cret1 ",
             "://",
+            "://a:b/",
             "u:p@",
+            "a:b/",
             "-----BEGIN ",
             "-----BEGIN RSA PRIVATE KEY-----",
+            "-----END ",
             "eyJhbGciOiJIUzI1NiJ9.",
             "sk-",
             "ghp_",
             "Ab1+",
             "'",
             "\"",
+            "'a b' ",
             "\\\"",
             "password: ",
+            "\"password\":",
             "Cookie: a=b; ",
             "?token=x&",
             "Bearer ",
-            "a:b/",
             "user[password]=",
             "AAAA",
             "s.",
-            "PuTTY-User-Key-File-2 Private-Lines: ",
+            "1234:",
+            "Private-Lines: ",
+            "mysql ",
+            "htpasswd -b a ",
+            "x=\"",
+            "PASSWORD={",
+            "@",
+            "/",
         ];
         let build = |size: usize| {
             let mut v = String::with_capacity(size + 64);
-            while v.len() < size {
-                for p in PATTERNS {
-                    for _ in 0..8 {
-                        v.push_str(p);
-                    }
+            for p in PATTERNS {
+                let end = v.len() + size / PATTERNS.len();
+                while v.len() < end {
+                    v.push_str(p);
                 }
+                v.push(' ');
             }
             v
         };
