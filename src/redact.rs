@@ -525,10 +525,10 @@ fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
 const NOT_SECRET: &[&str] = &["xdg_session_id", "x-amz-credential"];
 
 const MAX_NAME: usize = 96;
-const MAX_PARTS: usize = 16;
 
+/// Bytes of a name; brackets for form fields (`user[password]=`).
 fn is_name_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'[' | b']')
 }
 
 fn eq_word(part: &[u8], word: &str) -> bool {
@@ -549,104 +549,85 @@ fn joins_secret(a: &[u8], b: &[u8]) -> bool {
     })
 }
 
-/// Splits a name into words at separators and camelCase humps; returns how
-/// many words went into `parts` (byte ranges of `name`).
-fn split_name(name: &[u8], parts: &mut [(usize, usize); MAX_PARTS]) -> usize {
-    let mut n = 0;
-    let mut start = 0;
-    let mut push = |s: usize, e: usize, n: &mut usize| {
-        if s < e && *n < MAX_PARTS {
-            parts[*n] = (s, e);
-            *n += 1;
-        }
-    };
-    for i in 0..name.len() {
-        let c = name[i];
-        if matches!(c, b'-' | b'_' | b'.' | b':' | b'/' | b'[' | b']' | b' ') {
-            push(start, i, &mut n);
-            start = i + 1;
-        } else if i > start && c.is_ascii_uppercase() {
-            let prev = name[i - 1];
-            let hump = prev.is_ascii_lowercase()
-                || prev.is_ascii_digit()
-                || (prev.is_ascii_uppercase()
-                    && name.get(i + 1).is_some_and(u8::is_ascii_lowercase));
-            if hump {
-                push(start, i, &mut n);
+/// Splits a name into words at separators and camelCase humps.
+fn split_name(name: &[u8]) -> Vec<&[u8]> {
+    let mut parts = Vec::new();
+    let chunks = name
+        .split(|c| matches!(c, b'-' | b'_' | b'.' | b':' | b'/' | b'[' | b']' | b' '))
+        .filter(|c| !c.is_empty());
+    for chunk in chunks {
+        let mut start = 0;
+        for i in 1..chunk.len() {
+            if hump(chunk, i) {
+                parts.push(&chunk[start..i]);
                 start = i;
             }
         }
+        parts.push(&chunk[start..]);
     }
-    push(start, name.len(), &mut n);
-    n
+    parts
+}
+
+/// Does a camelCase word start at `i`: `clientSecret`, `db2Pass`, `PGPassword`?
+/// An all-capitals word (`PGPASSWORD`) stays one word.
+fn hump(w: &[u8], i: usize) -> bool {
+    let prev = w[i - 1];
+    w[i].is_ascii_uppercase()
+        && (prev.is_ascii_lowercase()
+            || prev.is_ascii_digit()
+            || (prev.is_ascii_uppercase() && w.get(i + 1).is_some_and(u8::is_ascii_lowercase)))
 }
 
 /// Is `name` the name of a secret where it stands? See rule 2 at the top.
 fn secret_name(name: &[u8], place: Place) -> Option<Strength> {
-    let name = trim_dashes(name);
-    if name.len() > MAX_NAME
-        || in_list(name, NOT_SECRET)
-        || !TRIGGERS.iter().any(|t| contains_ci(name, t.as_bytes()))
-    {
+    if in_list(name, NOT_SECRET) || !TRIGGERS.iter().any(|t| contains_ci(name, t.as_bytes())) {
         return None;
     }
-    let mut parts = [(0, 0); MAX_PARTS];
-    let n = split_name(name, &mut parts);
-    let part = |k: usize| &name[parts[k].0..parts[k].1];
-    if n == 0 || in_list(part(0), NEGATING) && n > 1 {
+    let parts = split_name(name);
+    if parts.first().is_some_and(|p| in_list(p, NEGATING)) {
         return None;
     }
     let mut verdict = None;
-    for k in 0..n {
-        let p = part(k);
-        let strong = in_list(p, SECRET_WORDS)
+    for (k, p) in parts.iter().enumerate() {
+        // A secret word alone or at the end of a run-together one.
+        let strong = SECRET_WORDS.iter().any(|w| ends_with_ci(p, w.as_bytes()))
             || in_list(p, SECRET_WHOLE)
-            || SECRET_WORDS
-                .iter()
-                .any(|w| p.len() > w.len() && ends_with_ci(p, w.as_bytes()))
-            || (k > 0 && joins_secret(part(k - 1), p));
+            || (k > 0 && joins_secret(parts[k - 1], p));
         if strong {
             verdict = Some(Strength::Strong);
         } else if in_list(p, DESCRIBING) {
             verdict = None;
-        } else if k + 1 == n {
-            verdict = verdict.or(last_word(name, &parts[..n], place));
+        } else if k + 1 == parts.len() {
+            verdict = verdict.or(last_word(&parts, place));
         }
     }
     verdict
 }
 
 /// The verdict of a name's last word alone.
-fn last_word(name: &[u8], parts: &[(usize, usize)], place: Place) -> Option<Strength> {
+fn last_word(parts: &[&[u8]], place: Place) -> Option<Strength> {
     let n = parts.len();
-    let word = |k: usize| &name[parts[k].0..parts[k].1];
-    let p = word(n - 1);
-    let has = |w: &str| (0..n).any(|k| eq_word(word(k), w));
+    let p = parts[n - 1];
     if in_list(p, LAST_WORDS) || in_list(p, LAST_WEAK) {
         return Some(Strength::Weak);
     }
     if eq_word(p, "key") {
         return match n {
             1 => (place == Place::Query).then_some(Strength::Weak),
-            _ => (!in_list(word(n - 2), PUBLIC_KEYS)).then_some(Strength::Weak),
+            _ => (!in_list(parts[n - 2], PUBLIC_KEYS)).then_some(Strength::Weak),
         };
     }
     if eq_word(p, "pwd") {
         // `MYSQL_PWD`, ODBC `PWD=`, `--pwd`; a lone `PWD` (or `OLDPWD`,
         // `OLD_PWD`) is the working directory.
-        let qualified = n > 1 && !has("old");
-        let place_says = matches!(place, Place::Option | Place::List | Place::Query) && n == 1;
+        let qualified = n > 1 && !parts.iter().any(|w| eq_word(w, "old"));
+        let place_says = n == 1 && matches!(place, Place::Option | Place::List | Place::Query);
         return (qualified || place_says).then_some(Strength::Strong);
     }
     if (eq_word(p, "code") || eq_word(p, "session")) && n == 1 && place == Place::Query {
         return Some(Strength::Strong);
     }
     None
-}
-
-fn trim_dashes(name: &[u8]) -> &[u8] {
-    let k = name.iter().take_while(|&&c| c == b'-' || c == b'/').count();
-    &name[k..]
 }
 
 /// Switch values: `--client-cert-auth=true`, `--auth=none`.
@@ -666,9 +647,10 @@ fn is_reference(v: &[u8]) -> bool {
     v == b"-"
         || v.eq_ignore_ascii_case(b"stdin")
         || in_list(v, SWITCHES)
-        || [&b"env:"[..], b"file:", b"fd:"]
-            .iter()
-            .any(|p| v.len() > p.len() && v[..p.len()].eq_ignore_ascii_case(p))
+        || [&b"env:"[..], b"file:", b"fd:"].iter().any(|p| {
+            v.get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p))
+        })
 }
 
 /// A filesystem path: `/etc/ssl/private/k.pem`, `./creds.json`, `~/.aws/c`.
@@ -703,7 +685,7 @@ fn pairs(t: &Text, found: &mut Found) {
             _ => None,
         };
         // A value is not searched for more pairs: `a=a=a=…` stays linear.
-        i = resume.map_or(i + 1, |r| r.max(i + 1));
+        i = resume.unwrap_or(i + 1);
     }
 }
 
@@ -713,21 +695,8 @@ fn assignment(t: &Text, eq: usize, found: &mut Found) -> Option<usize> {
     if eq == 0 || b.get(eq + 1) == Some(&b'=') || matches!(b[eq - 1], b'=' | b'!' | b'<' | b'>') {
         return None;
     }
-    // `user[password]=x` (form fields) names the part in brackets.
-    let (ns, name) = if b[eq - 1] == b']' {
-        let open = eq
-            - 1
-            - b[..eq - 1]
-                .iter()
-                .rev()
-                .take(MAX_NAME)
-                .position(|&c| c == b'[')?
-            - 1;
-        (name_start(b, open).unwrap_or(open), &b[open + 1..eq - 1])
-    } else {
-        let ns = name_start(b, eq)?;
-        (ns, &b[ns..eq])
-    };
+    let ns = name_start(b, eq)?;
+    let name = &b[ns..eq];
     let before = ns.checked_sub(1).map(|k| b[k]);
     let place = match before {
         Some(b'?' | b'&') => Place::Query,
@@ -737,13 +706,13 @@ fn assignment(t: &Text, eq: usize, found: &mut Found) -> Option<usize> {
     };
     let strength = secret_name(name, place)?;
     let enclosing = before.filter(|&c| is_quote(c));
-    let (vs, ve, end) = value_at(t, eq + 1, place, enclosing);
+    let (vs, ve) = value_at(t, eq + 1, place, enclosing);
     if is_authorization(name) {
         credentials(b, vs, ve, found);
     } else if worth_masking(&b[vs..ve], strength) {
         found.mask((vs, ve));
     }
-    Some(end)
+    Some(ve)
 }
 
 /// Start of the name that ends at `end`.
@@ -757,22 +726,22 @@ fn name_start(b: &[u8], end: usize) -> Option<usize> {
     (len > 0 && len <= MAX_NAME).then_some(end - len)
 }
 
-/// The value of a pair starting at `pos`: `(start, end, scanned_to)`.
-fn value_at(t: &Text, pos: usize, place: Place, enclosing: Option<u8>) -> (usize, usize, usize) {
+/// The value of a pair starting at `pos`.
+fn value_at(t: &Text, pos: usize, place: Place, enclosing: Option<u8>) -> (usize, usize) {
     let b = t.b;
     if let Some(c) = t.closing(pos) {
-        return (pos + 1, c, c + 1);
+        return (pos + 1, c);
     }
     if b.get(pos) == Some(&b'\\') && b.get(pos + 1) == Some(&b'"') {
         let close = find(b, b"\\\"", pos + 2).unwrap_or(b.len());
-        return (pos + 2, close, close);
+        return (pos + 2, close);
     }
     if b.get(pos) == Some(&b'{') && matches!(place, Place::List | Place::Env) {
         let close = b[pos..]
             .iter()
             .position(|&c| c == b'}')
             .map_or(b.len(), |p| pos + p);
-        return (pos + 1, close, close);
+        return (pos + 1, close);
     }
     let mut e = pos;
     while e < b.len() {
@@ -797,7 +766,7 @@ fn value_at(t: &Text, pos: usize, place: Place, enclosing: Option<u8>) -> (usize
     if ve > vs && b[ve - 1] == b')' && !b[vs..ve].contains(&b'(') {
         ve -= 1;
     }
-    (vs, ve, e)
+    (vs, ve)
 }
 
 /// Does a `name=` start at `i` (blanks allowed before it)?
@@ -871,7 +840,7 @@ fn field(t: &Text, colon: usize, found: &mut Found) -> Option<usize> {
         before.filter(|&c| is_quote(c))
     };
     let quoted = t.closing(start).is_some() || (first == b'\\' && b.get(start + 1) == Some(&b'"'));
-    let (vs, ve, end) = if quoted || json {
+    let (vs, ve) = if quoted || json {
         value_at(t, start, Place::Field, None)
     } else {
         let line = enclosing.is_some() || at_line_start(b, ns);
@@ -896,18 +865,14 @@ fn field(t: &Text, colon: usize, found: &mut Found) -> Option<usize> {
         while ve > vs && (is_space(b[ve - 1]) || matches!(b[ve - 1], b',' | b';' | b'}')) {
             ve -= 1;
         }
-        (vs, ve, e)
+        (vs, ve)
     };
-    let v = &b[vs..ve];
-    if json && (v == b"null" || v == b"true" || v == b"false") {
-        return Some(end);
-    }
     if is_authorization(name) {
         credentials(b, vs, ve, found);
-    } else if worth_masking(v, strength) {
+    } else if worth_masking(&b[vs..ve], strength) {
         found.mask((vs, ve));
     }
-    Some(end)
+    Some(ve)
 }
 
 /// Is `i` the first thing on its line (after indentation or a YAML `- `)?
@@ -936,6 +901,9 @@ const SCHEMES: &[&str] = &[
 /// `token`, `AWS4-HMAC-SHA256`…) only what follows it goes.
 fn credentials(b: &[u8], s: usize, e: usize, found: &mut Found) {
     let v = &b[s..e];
+    if is_reference(v) {
+        return;
+    }
     let word = v.iter().position(|&c| is_space(c)).unwrap_or(v.len());
     let scheme = &v[..word];
     let is_scheme = !scheme.is_empty()
@@ -1479,8 +1447,7 @@ fn option(
     if w.contains(&b'=') {
         return 0;
     }
-    let name = trim_dashes(w);
-    if (w.starts_with(b"--") || name.len() >= 4)
+    if (w.starts_with(b"--") || w.len() >= 5)
         && let Some(strength) = secret_name(w, Place::Option)
     {
         let Some(v) = value_word(t, next) else {
