@@ -763,19 +763,16 @@ fn value_at(t: &Text, pos: usize, place: Place, enclosing: Option<u8>) -> (usize
     while ve > vs && matches!(b[ve - 1], b';' | b',') {
         ve -= 1;
     }
-    if ve > vs && b[ve - 1] == b')' && !b[vs..ve].contains(&b'(') {
-        ve -= 1;
-    }
     (vs, ve)
 }
 
 /// Does a `name=` start at `i` (blanks allowed before it)?
 fn starts_pair(b: &[u8], i: usize) -> bool {
     let i = skip_blanks(b, i);
-    let len = b[i.min(b.len())..]
+    let len = b[i..]
         .iter()
         .take(MAX_NAME)
-        .take_while(|&&c| is_name_byte(c) || c == b' ')
+        .take_while(|&&c| is_name_byte(c))
         .count();
     len > 0 && b.get(i + len) == Some(&b'=')
 }
@@ -785,7 +782,7 @@ fn starts_pair(b: &[u8], i: usize) -> bool {
 fn field(t: &Text, colon: usize, found: &mut Found) -> Option<usize> {
     let b = t.b;
     // `scheme://` is a URL, `::` an address or a path separator.
-    if colon == 0 || matches!(b.get(colon + 1), Some(b'/' | b':')) {
+    if matches!(b.get(colon + 1), Some(b'/' | b':')) {
         return None;
     }
     let mut j = colon
@@ -824,7 +821,7 @@ fn field(t: &Text, colon: usize, found: &mut Found) -> Option<usize> {
             t,
             colon + 1,
             b.len(),
-            name.len() > 6 && ends_with_ci(name, b"set-cookie"),
+            ends_with_ci(name, b"set-cookie"),
             found,
         ));
     }
@@ -839,8 +836,7 @@ fn field(t: &Text, colon: usize, found: &mut Found) -> Option<usize> {
     } else {
         before.filter(|&c| is_quote(c))
     };
-    let quoted = t.closing(start).is_some() || (first == b'\\' && b.get(start + 1) == Some(&b'"'));
-    let (vs, ve) = if quoted || json {
+    let (vs, ve) = if json || t.closing(start).is_some() {
         value_at(t, start, Place::Field, None)
     } else {
         let line = enclosing.is_some() || at_line_start(b, ns);
@@ -850,16 +846,15 @@ fn field(t: &Text, colon: usize, found: &mut Found) -> Option<usize> {
                 .iter()
                 .position(|&c| stop(c))
                 .unwrap_or(b.len() - start);
-        if !line && is_authorization(name) && b.get(e).is_some_and(|&c| c == b' ' || c == b'\t') {
-            // `Authorization: Bearer x` on a command line: the scheme and one word.
+        if is_authorization(name) && b.get(e) != Some(&b'\n') {
+            // `Authorization: Bearer x` on a command line: the scheme and one
+            // more word (a line or a quoted header already ran to its end).
             let next = skip_blanks(b, e);
-            if next < b.len() && !is_space(b[next]) && !is_quote(b[next]) {
-                e = next
-                    + b[next..]
-                        .iter()
-                        .position(|&c| is_space(c) || is_quote(c))
-                        .unwrap_or(b.len() - next);
-            }
+            e = next
+                + b[next..]
+                    .iter()
+                    .take_while(|&&c| !is_space(c) && !is_quote(c))
+                    .count();
         }
         let (vs, mut ve) = t.unquote(start, e);
         while ve > vs && (is_space(b[ve - 1]) || matches!(b[ve - 1], b',' | b';' | b'}')) {
@@ -880,10 +875,9 @@ fn at_line_start(b: &[u8], i: usize) -> bool {
     let lead = b[..i]
         .iter()
         .rev()
-        .take(64)
         .take_while(|&&c| c == b' ' || c == b'\t' || c == b'-')
         .count();
-    i == lead || (lead < 64 && b[i - lead - 1] == b'\n')
+    i == lead || b[i - lead - 1] == b'\n'
 }
 
 fn is_authorization(name: &[u8]) -> bool {
@@ -907,8 +901,6 @@ fn credentials(b: &[u8], s: usize, e: usize, found: &mut Found) {
     let word = v.iter().position(|&c| is_space(c)).unwrap_or(v.len());
     let scheme = &v[..word];
     let is_scheme = !scheme.is_empty()
-        && scheme.len() <= 24
-        && scheme[0].is_ascii_alphabetic()
         && scheme
             .iter()
             .all(|&c| c.is_ascii_alphanumeric() || c == b'-');
@@ -927,12 +919,11 @@ fn cookie_list(t: &Text, from: usize, limit: usize, first_only: bool, found: &mu
     let mut i = from;
     loop {
         i = skip_blanks(b, i);
-        let name_len = b[i.min(b.len())..]
+        let eq = i + b[i..]
             .iter()
-            .position(|&c| c == b'=' || c == b';' || is_space(c) || is_quote(c))
-            .unwrap_or(b.len() - i.min(b.len()));
-        let eq = i + name_len;
-        if name_len == 0 || b.get(eq) != Some(&b'=') {
+            .take_while(|&&c| !(c == b'=' || c == b';' || is_space(c) || is_quote(c)))
+            .count();
+        if b.get(eq) != Some(&b'=') {
             return i;
         }
         let vs = eq + 1;
@@ -941,8 +932,8 @@ fn cookie_list(t: &Text, from: usize, limit: usize, first_only: bool, found: &mu
             _ => {
                 vs + b[vs..]
                     .iter()
-                    .position(|&c| c == b';' || is_space(c) || is_quote(c))
-                    .unwrap_or(b.len() - vs)
+                    .take_while(|&&c| !(c == b';' || is_space(c) || is_quote(c)))
+                    .count()
             }
         };
         found.mask(t.unquote(vs, ve));
