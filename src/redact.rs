@@ -37,8 +37,8 @@
 //!    (`Strength::Weak`) keeps a value that is a path.
 //! 3. **Pairs** (`pairs`): `NAME=value` (environment, `--opt=`, query
 //!    strings, ODBC/JDBC connection strings, mount options) and `name: value`
-//!    (HTTP headers, YAML, JSON `"name" : "value"`, also with escaped quotes)
-//!    whose name is secret. A value ends at its closing quote, at `}` when it
+//!    (HTTP headers, YAML, JSON `"name" : "value"`, also with escaped quotes;
+//!    OpenSSL's `pass:x`) whose name is secret. A value ends at its closing quote, at `}` when it
 //!    opened with `{` (ODBC), else at whitespace or at the separator of the
 //!    list it stands in (`&` in queries, `;`/`,` in lists). `Authorization`
 //!    keeps its scheme (`Bearer [REDACTED]`), `Cookie` keeps cookie names.
@@ -54,8 +54,7 @@
 //!    `-u user:x` for curl, `-U user%x` for Samba, `-u user,x` for lftp, … and
 //!    where `-p` is a port (ssh, psql, redis-cli, docker run). Elsewhere an
 //!    attached `-pS3cret` is masked when it looks like a password rather than
-//!    flags (`looks_like_password`). Also
-//!    `pass:x` (OpenSSL), SQL `PASSWORD 'x'` / `IDENTIFIED BY 'x'`, Oracle
+//!    flags (`looks_like_password`). Also SQL `PASSWORD 'x'` / `IDENTIFIED BY 'x'`, Oracle
 //!    `user/x@db`, and a few positional passwords (`htpasswd -b`,
 //!    `rabbitmqctl add_user`, `mc alias set`, `wpa_passphrase`).
 //! 5. **URLs** (`urls`): the password in `scheme://user:password@host`,
@@ -246,18 +245,19 @@ impl<'a> Text<'a> {
 
     /// A value starting at `vs` and ending before `ve`: the inside of its
     /// quotes when it is quoted, else itself without quotes left unmatched
-    /// at its end (they close a string around it).
+    /// at either end (they open or close a string around it).
     fn unquote(&self, vs: usize, ve: usize) -> (usize, usize) {
         if let Some(c) = self.closing(vs)
             && c < ve
         {
             return (vs + 1, c);
         }
+        let s = vs + usize::from(vs < ve && is_quote(self.b[vs]));
         let mut e = ve;
-        while e > vs && is_quote(self.b[e - 1]) && !self.closes_inside(vs, e - 1) {
+        while e > s && is_quote(self.b[e - 1]) && !self.closes_inside(s, e - 1) {
             e -= 1;
         }
-        (vs, e)
+        (s, e)
     }
 
     /// Does some quote in `s..q` close at `q`?
@@ -707,7 +707,10 @@ fn assignment(t: &Text, eq: usize, found: &mut Found) -> Option<usize> {
     let strength = secret_name(name, place)?;
     let enclosing = before.filter(|&c| is_quote(c));
     let (vs, ve) = value_at(t, eq + 1, place, enclosing);
-    if is_authorization(name) {
+    if ends_with_ci(name, b"cookie") && b[vs..ve].contains(&b'=') {
+        // `--cookie=sid=x; theme=y`: the cookie names stay.
+        cookie_list(t, vs, ve, false, found);
+    } else if is_authorization(name) {
         credentials(b, vs, ve, found);
     } else if worth_masking(&b[vs..ve], strength) {
         found.mask((vs, ve));
@@ -729,6 +732,10 @@ fn name_start(b: &[u8], end: usize) -> Option<usize> {
 /// The value of a pair starting at `pos`.
 fn value_at(t: &Text, pos: usize, place: Place, enclosing: Option<u8>) -> (usize, usize) {
     let b = t.b;
+    // `"PASSWORD="`: the string around the pair ends; the value is empty.
+    if b.get(pos).is_some_and(|&c| Some(c) == enclosing) {
+        return (pos, pos);
+    }
     if let Some(c) = t.closing(pos) {
         return (pos + 1, c);
     }
@@ -1246,7 +1253,7 @@ fn command_line(t: &Text, from: usize, to: usize, depth: u8, found: &mut Found) 
             continue;
         }
         k += word(t, &mut cmd, (s, e), words.get(k).copied(), found);
-        if t.b[we - 1] == b';' && t.closing(ws) != Some(we - 1) {
+        if t.b[we - 1] == b';' {
             cmd.finish(found);
             cmd = Command::default();
         }
@@ -1296,20 +1303,13 @@ fn nested(t: &Text, ws: usize, we: usize, depth: u8, found: &mut Found) {
 /// A word without the quotes around it, a subshell's `(` or a closing `;`.
 fn core(t: &Text, ws: usize, we: usize) -> (usize, usize) {
     let b = t.b;
-    if we - ws >= 2 && t.closing(ws) == Some(we - 1) {
-        return (ws + 1, we - 1);
-    }
-    let mut s = ws;
-    let mut e = we;
-    while s < e && b[s] == b'(' {
-        s += 1;
-    }
-    while e > s && matches!(b[e - 1], b';' | b')') {
-        e -= 1;
-    }
-    if s < e && is_quote(b[s]) && t.closing(s).is_none_or(|c| c >= e) {
-        s += 1;
-    }
+    let s = ws + b[ws..we].iter().take_while(|&&c| c == b'(').count();
+    let e = we
+        - b[s..we]
+            .iter()
+            .rev()
+            .take_while(|&&c| c == b';' || c == b')')
+            .count();
     t.unquote(s, e)
 }
 
@@ -1335,11 +1335,6 @@ fn word(
 ) -> usize {
     let b = t.b;
     let w = &b[s..e];
-    // OpenSSL pass phrase arguments: `-passin pass:SECRET`.
-    if w.len() > 5 && w.starts_with(b"pass:") {
-        found.mask((s + 5, e));
-        return 0;
-    }
     // SQL on a command line: `WITH PASSWORD 'x'`, `IDENTIFIED BY 'x'`.
     let sql = eq_word(w, "password") || (eq_word(w, "by") && cmd.identified);
     cmd.identified = eq_word(w, "identified");
@@ -1385,11 +1380,15 @@ fn program_flag(
                 None => 0,
             });
         }
-        if w.len() > fw.len() && w.starts_with(fw) {
+        if let Some(rest) = w.strip_prefix(fw) {
             // `--user=me:x` for a long flag, `-pSECRET` for an attached one.
-            let long_eq = fw.starts_with(b"--") && w[fw.len()] == b'=';
-            if long_eq || (f.form != Separate && !fw.starts_with(b"--")) {
-                let vs = s + fw.len() + usize::from(long_eq);
+            let long = fw.starts_with(b"--");
+            let vs = match rest.first() {
+                Some(b'=') if long => Some(e - rest.len() + 1),
+                _ if !long && f.form != Separate => Some(e - rest.len()),
+                _ => None,
+            };
+            if let Some(vs) = vs {
                 apply_kind(t, f.kind, t.unquote(vs, e), found);
                 return Some(0);
             }
@@ -1407,7 +1406,8 @@ fn apply_kind(t: &Text, kind: Kind, (vs, ve): (usize, usize), found: &mut Found)
                 found.mask((vs + p + 1, ve));
             }
         }
-        Kind::Cookies if v.contains(&b'=') => {
+        // A value with no `=` is a cookie file: the list ends at once.
+        Kind::Cookies => {
             cookie_list(t, vs, ve, false, found);
         }
         _ => {}
@@ -1429,7 +1429,7 @@ fn option(
         trigger: Trigger::Letter(l),
         ..
     }) = program.and_then(|p| p.positional.as_ref())
-        && w[1] != b'-'
+        && !w.starts_with(b"--")
         && w[1..].contains(l)
     {
         cmd.triggered = true;
@@ -1449,9 +1449,12 @@ fn option(
         }
         return 1;
     }
-    // `-pSECRET` where `-p` means nothing else we know of.
-    let knows_p = program.is_some_and(|p| p.flags.iter().any(|f| f.word == "-p"));
-    if !knows_p && w.len() > 2 && w.starts_with(b"-p") && w[2] != b'-' {
+    // `-pSECRET` with no known program (known ones say what their flags
+    // mean): a guess, by the value's looks.
+    if program.is_none()
+        && let Some(rest) = w.strip_prefix(b"-p")
+        && !rest.starts_with(b"-")
+    {
         let v = t.unquote(s + 2, e);
         if looks_like_password(&b[v.0..v.1]) {
             found.mask(v);
