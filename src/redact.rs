@@ -308,6 +308,11 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+fn starts_with_ci(hay: &[u8], prefix: &[u8]) -> bool {
+    hay.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
 fn ends_with_ci(hay: &[u8], needle: &[u8]) -> bool {
     hay.len() >= needle.len() && hay[hay.len() - needle.len()..].eq_ignore_ascii_case(needle)
 }
@@ -647,10 +652,9 @@ fn is_reference(v: &[u8]) -> bool {
     v == b"-"
         || v.eq_ignore_ascii_case(b"stdin")
         || in_list(v, SWITCHES)
-        || [&b"env:"[..], b"file:", b"fd:"].iter().any(|p| {
-            v.get(..p.len())
-                .is_some_and(|head| head.eq_ignore_ascii_case(p))
-        })
+        || [&b"env:"[..], b"file:", b"fd:"]
+            .iter()
+            .any(|p| starts_with_ci(v, p))
 }
 
 /// A filesystem path: `/etc/ssl/private/k.pem`, `./creds.json`, `~/.aws/c`.
@@ -1528,30 +1532,24 @@ fn operand(
 
 /// Oracle's `user/password@db` (also `userid=user/password`).
 fn logon(b: &[u8], s: usize, e: usize, found: &mut Found) {
-    let s = if e - s > 7 && b[s..s + 7].eq_ignore_ascii_case(b"userid=") {
-        s + 7
-    } else {
-        s
-    };
     let w = &b[s..e];
+    let w = if starts_with_ci(w, b"userid=") {
+        &w[7..]
+    } else {
+        w
+    };
     let Some(slash) = w.iter().position(|&c| c == b'/') else {
         return;
     };
     let user = &w[..slash];
-    if user.is_empty()
-        || !user
+    let is_user = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$' | b'#');
+    if !user.is_empty() && user.iter().all(is_user) {
+        let pass = e - w.len() + slash + 1;
+        let len = b[pass..e]
             .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$' | b'#'))
-    {
-        return;
-    }
-    let rest = &w[slash + 1..];
-    let end = rest
-        .iter()
-        .position(|&c| c == b'@' || is_space(c))
-        .unwrap_or(rest.len());
-    if end > 0 && rest[0] != b'/' {
-        found.mask((s + slash + 1, s + slash + 1 + end));
+            .take_while(|&&c| c != b'@' && !is_space(c))
+            .count();
+        found.mask((pass, pass + len));
     }
 }
 
