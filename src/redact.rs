@@ -1560,7 +1560,7 @@ fn ends_url(c: u8) -> bool {
     is_space(c) || is_quote(c) || c == b'<' || c == b'>'
 }
 
-/// Webhook hosts whose path after the prefix is the secret.
+/// Webhook hosts (or host endings) whose path after the prefix is the secret.
 #[rustfmt::skip]
 const WEBHOOKS: &[(&[u8], &[u8])] = &[
     (b"hooks.slack.com", b"/services/"),
@@ -1590,36 +1590,20 @@ fn urls(t: &Text, found: &mut Found) {
                 .is_some_and(|c| matches!(c, b'/' | b'?' | b'#'))
         {
             // RFC 3986 ends the authority at the first `/`, `?` or `#`, but a
-            // password holding one is common: when an `@` and a host follow
-            // within the same word, and what stood after the `:` was not a
-            // port, that was a password.
+            // password holding one is common: when an `@` follows within the
+            // same word, and what stood after the `:` was not a port, that
+            // was a password.
             let port = &b[a + colon + 1..strict];
             let at = next_at.first(b, strict, |c| c == b'@' || ends_url(c));
-            if !port.is_empty()
-                && !port.iter().all(u8::is_ascii_digit)
-                && b.get(at) == Some(&b'@')
-                && at - a <= 256
-                && b.get(at + 1)
-                    .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'[')
+            if !port.is_empty() && !port.iter().all(u8::is_ascii_digit) && b.get(at) == Some(&b'@')
             {
                 found.mask((a + colon + 1, at));
             }
         }
-        let host = &b[a..strict];
-        let host = host
-            .iter()
-            .rposition(|&c| c == b'@')
-            .map_or(host, |k| &host[k + 1..]);
-        for (h, prefix) in WEBHOOKS {
-            let matches_host = if h.starts_with(b".") {
-                ends_with_ci(host, h)
-            } else {
-                host.eq_ignore_ascii_case(h)
-            };
-            if matches_host && b[strict..].starts_with(prefix) {
-                let s = strict + prefix.len();
-                let e = url_end.first(b, s, |c| ends_url(c) || c == b'?' || c == b'#');
-                found.mask((s, e));
+        for (host, path) in WEBHOOKS {
+            if ends_with_ci(&b[a..strict], host) && b[strict..].starts_with(path) {
+                let s = strict + path.len();
+                found.mask((s, url_end.first(b, s, ends_url)));
             }
         }
     }
@@ -1747,9 +1731,16 @@ fn base64(c: u8) -> bool {
     word_byte(c) || c == b'+' || c == b'/' || c == b'='
 }
 
-const UPPER: u8 = 1;
-const LOWER: u8 = 2;
-const DIGIT: u8 = 4;
+/// What a token body must mix: random tokens do, the hyphenated words that
+/// share a prefix (`sk-learn-…`) usually do not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mix {
+    Any,
+    /// Capitals and small letters.
+    Cases,
+    /// Capitals, small letters and digits.
+    CasesAndDigits,
+}
 
 /// A vendor token recognisable on sight: prefix, then `min..=max` body bytes.
 struct Shape {
@@ -1757,28 +1748,24 @@ struct Shape {
     body: fn(u8) -> bool,
     min: usize,
     max: usize,
-    /// Classes the body must contain: random tokens do, the hyphenated words
-    /// that share a prefix (`sk-learn-…`) usually do not.
-    needs: u8,
+    mix: Mix,
 }
 
-const fn shape(prefix: &'static str, body: fn(u8) -> bool, min: usize, needs: u8) -> Shape {
+const fn shape(prefix: &'static str, body: fn(u8) -> bool, min: usize) -> Shape {
     Shape {
         prefix,
         body,
         min,
         max: usize::MAX,
-        needs,
+        mix: Mix::Any,
     }
 }
 
 const fn exact(prefix: &'static str, body: fn(u8) -> bool, len: usize) -> Shape {
     Shape {
-        prefix,
-        body,
         min: len,
         max: len,
-        needs: 0,
+        ..shape(prefix, body, len)
     }
 }
 
@@ -1786,58 +1773,58 @@ const fn exact(prefix: &'static str, body: fn(u8) -> bool, len: usize) -> Shape 
 #[rustfmt::skip]
 const SHAPES: &[Shape] = &[
     // GitHub
-    shape("ghp_", alnum, 20, 0),
-    shape("gho_", alnum, 20, 0),
-    shape("ghu_", alnum, 20, 0),
-    shape("ghs_", alnum, 20, 0),
-    shape("ghr_", alnum, 20, 0),
-    shape("github_pat_", word_byte, 30, 0),
+    shape("ghp_", alnum, 20),
+    shape("gho_", alnum, 20),
+    shape("ghu_", alnum, 20),
+    shape("ghs_", alnum, 20),
+    shape("ghr_", alnum, 20),
+    shape("github_pat_", word_byte, 30),
     // GitLab
-    shape("glpat-", word_byte, 20, 0),
-    shape("gldt-", word_byte, 20, 0),
-    shape("glrt-", word_byte, 20, 0),
-    shape("glptt-", word_byte, 20, 0),
-    shape("glft-", word_byte, 20, 0),
-    shape("glimt-", word_byte, 20, 0),
-    shape("glsoat-", word_byte, 20, 0),
-    shape("glcbt-", word_byte, 20, 0),
-    shape("gloas-", word_byte, 20, 0),
-    shape("GR1348941", word_byte, 20, 0),
+    shape("glpat-", word_byte, 20),
+    shape("gldt-", word_byte, 20),
+    shape("glrt-", word_byte, 20),
+    shape("glptt-", word_byte, 20),
+    shape("glft-", word_byte, 20),
+    shape("glimt-", word_byte, 20),
+    shape("glsoat-", word_byte, 20),
+    shape("glcbt-", word_byte, 20),
+    shape("gloas-", word_byte, 20),
+    shape("GR1348941", word_byte, 20),
     // Slack
-    shape("xoxb-", word_byte, 10, 0),
-    shape("xoxp-", word_byte, 10, 0),
-    shape("xoxa-", word_byte, 10, 0),
-    shape("xoxr-", word_byte, 10, 0),
-    shape("xoxs-", word_byte, 10, 0),
-    shape("xoxe-", word_byte, 10, 0),
-    shape("xoxe.xoxp-", word_byte, 10, 0),
-    shape("xoxe.xoxb-", word_byte, 10, 0),
-    shape("xapp-", word_byte, 10, 0),
+    shape("xoxb-", word_byte, 10),
+    shape("xoxp-", word_byte, 10),
+    shape("xoxa-", word_byte, 10),
+    shape("xoxr-", word_byte, 10),
+    shape("xoxs-", word_byte, 10),
+    shape("xoxe-", word_byte, 10),
+    shape("xoxe.xoxp-", word_byte, 10),
+    shape("xoxe.xoxb-", word_byte, 10),
+    shape("xapp-", word_byte, 10),
     // Stripe (publishable `pk_` keys are public)
-    shape("sk_live_", alnum, 10, 0),
-    shape("sk_test_", alnum, 10, 0),
-    shape("rk_live_", alnum, 10, 0),
-    shape("rk_test_", alnum, 10, 0),
-    shape("whsec_", alnum, 20, 0),
+    shape("sk_live_", alnum, 10),
+    shape("sk_test_", alnum, 10),
+    shape("rk_live_", alnum, 10),
+    shape("rk_test_", alnum, 10),
+    shape("whsec_", alnum, 20),
     // SendGrid: `SG.` 22 `.` 43
-    Shape { max: 70, ..shape("SG.", dotted, 60, 0) },
+    exact("SG.", dotted, 66),
     // HashiCorp Vault: service, batch, recovery; before 1.10 `s.` + 24
-    shape("hvs.", word_byte, 24, 0),
-    shape("hvb.", word_byte, 24, 0),
-    shape("hvr.", word_byte, 24, 0),
-    Shape { needs: UPPER | LOWER | DIGIT, ..exact("s.", alnum, 24) },
+    shape("hvs.", word_byte, 24),
+    shape("hvb.", word_byte, 24),
+    shape("hvr.", word_byte, 24),
+    Shape { mix: Mix::CasesAndDigits, ..exact("s.", alnum, 24) },
     // Google
     exact("AIza", word_byte, 35),
-    shape("ya29.", dotted, 20, 0),
-    shape("GOCSPX-", word_byte, 24, 0),
-    shape("1//0", word_byte, 30, 0),
+    shape("ya29.", dotted, 20),
+    shape("GOCSPX-", word_byte, 24),
+    shape("1//0", word_byte, 30),
     // Docker Hub, DigitalOcean, PyPI, npm, RubyGems
-    shape("dckr_pat_", word_byte, 20, 0),
-    shape("dckr_oat_", word_byte, 20, 0),
+    shape("dckr_pat_", word_byte, 20),
+    shape("dckr_oat_", word_byte, 20),
     exact("dop_v1_", hex, 64),
     exact("doo_v1_", hex, 64),
     exact("dor_v1_", hex, 64),
-    shape("pypi-", word_byte, 50, 0),
+    shape("pypi-", word_byte, 50),
     exact("npm_", alnum, 36),
     exact("rubygems_", hex, 48),
     // AWS access key ids (long-term, temporary, and others): exactly 16 after.
@@ -1846,46 +1833,46 @@ const SHAPES: &[Shape] = &[
     exact("ABIA", upper_digit, 16),
     exact("ACCA", upper_digit, 16),
     // OpenAI, Anthropic, Hugging Face, and other model APIs
-    shape("sk-ant-", word_byte, 20, 0),
-    shape("sk-proj-", word_byte, 20, 0),
-    shape("sk-svcacct-", word_byte, 20, 0),
-    shape("sk-admin-", word_byte, 20, 0),
-    shape("sk-", word_byte, 20, UPPER | LOWER | DIGIT),
-    shape("hf_", alnum, 30, UPPER | LOWER),
-    shape("api_org_", alnum, 30, UPPER | LOWER),
-    shape("gsk_", alnum, 40, 0),
-    shape("r8_", alnum, 30, 0),
-    shape("pplx-", alnum, 40, 0),
-    shape("xai-", alnum, 60, 0),
-    shape("lsv2_pt_", word_byte, 30, 0),
-    shape("lsv2_sk_", word_byte, 30, 0),
+    shape("sk-ant-", word_byte, 20),
+    shape("sk-proj-", word_byte, 20),
+    shape("sk-svcacct-", word_byte, 20),
+    shape("sk-admin-", word_byte, 20),
+    Shape { mix: Mix::CasesAndDigits, ..shape("sk-", word_byte, 20) },
+    Shape { mix: Mix::Cases, ..shape("hf_", alnum, 30) },
+    Shape { mix: Mix::Cases, ..shape("api_org_", alnum, 30) },
+    shape("gsk_", alnum, 40),
+    shape("r8_", alnum, 30),
+    shape("pplx-", alnum, 40),
+    shape("xai-", alnum, 60),
+    shape("lsv2_pt_", word_byte, 30),
+    shape("lsv2_sk_", word_byte, 30),
     // Other services
     exact("shpat_", hex, 32),
     exact("shpss_", hex, 32),
     exact("shpca_", hex, 32),
     exact("shppa_", hex, 32),
-    shape("lin_api_", alnum, 40, 0),
-    shape("PMAK-", word_byte, 50, 0),
-    shape("pnu_", alnum, 36, 0),
-    shape("glc_", base64, 32, 0),
-    shape("glsa_", word_byte, 32, 0),
-    shape("sntrys_", base64, 50, 0),
+    shape("lin_api_", alnum, 40),
+    shape("PMAK-", word_byte, 50),
+    shape("pnu_", alnum, 36),
+    shape("glc_", base64, 32),
+    shape("glsa_", word_byte, 32),
+    shape("sntrys_", base64, 50),
     exact("sntryu_", hex, 64),
-    shape("tskey-", word_byte, 20, 0),
-    shape("sq0atp-", word_byte, 22, 0),
-    shape("sq0csp-", word_byte, 40, 0),
-    shape("ntn_", alnum, 40, 0),
-    shape("dp.pt.", alnum, 40, 0),
-    shape("dp.st.", word_byte, 40, 0),
-    shape("dp.sa.", alnum, 40, 0),
-    shape("pscale_tkn_", dotted, 32, 0),
-    shape("pscale_pw_", dotted, 32, 0),
-    shape("pscale_oauth_", dotted, 32, 0),
-    shape("AGE-SECRET-KEY-1", alnum, 58, 0),
-    shape("sk.eyJ", dotted, 50, 0),
-    shape("sha256~", word_byte, 40, 0),
-    shape("HRKU-", word_byte, 50, 0),
-    shape("ATATT3", base64, 150, 0),
+    shape("tskey-", word_byte, 20),
+    shape("sq0atp-", word_byte, 22),
+    shape("sq0csp-", word_byte, 40),
+    shape("ntn_", alnum, 40),
+    shape("dp.pt.", alnum, 40),
+    shape("dp.st.", word_byte, 40),
+    shape("dp.sa.", alnum, 40),
+    shape("pscale_tkn_", dotted, 32),
+    shape("pscale_pw_", dotted, 32),
+    shape("pscale_oauth_", dotted, 32),
+    shape("AGE-SECRET-KEY-1", alnum, 58),
+    shape("sk.eyJ", dotted, 50),
+    shape("sha256~", word_byte, 40),
+    shape("HRKU-", word_byte, 50),
+    shape("ATATT3", base64, 150),
     exact("dapi", hex, 32),
 ];
 
@@ -1924,7 +1911,7 @@ fn tokens(t: &Text, found: &mut Found) {
         } else {
             vendor(b, i, found)
         };
-        i = scanned.map_or(i + 1, |e| e.max(i + 1));
+        i = scanned.unwrap_or(i + 1);
     }
 }
 
@@ -1951,9 +1938,15 @@ fn vendor(b: &[u8], i: usize, found: &mut Found) -> Option<usize> {
     let fits = len >= s.min
         && len <= s.max
         && !(s.max != usize::MAX && b.get(end).is_some_and(|&c| word_byte(c)))
-        && (s.needs & UPPER == 0 || has(u8::is_ascii_uppercase))
-        && (s.needs & LOWER == 0 || has(u8::is_ascii_lowercase))
-        && (s.needs & DIGIT == 0 || has(u8::is_ascii_digit));
+        && match s.mix {
+            Mix::Any => true,
+            Mix::Cases => has(u8::is_ascii_uppercase) && has(u8::is_ascii_lowercase),
+            Mix::CasesAndDigits => {
+                has(u8::is_ascii_uppercase)
+                    && has(u8::is_ascii_lowercase)
+                    && has(u8::is_ascii_digit)
+            }
+        };
     if fits {
         found.mask((body, end));
     }
