@@ -1898,18 +1898,17 @@ fn tokens(t: &Text, found: &mut Found) {
     let b = t.b;
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        let bot = i >= 3 && &b[i - 3..i] == b"bot";
-        if !(starts_token(b, i) || (bot && c.is_ascii_digit())) || !c.is_ascii_graphic() {
-            i += 1;
-            continue;
-        }
-        let scanned = if c == b'e' {
-            json_web_token(b, i, found)
-        } else if c.is_ascii_digit() {
-            telegram(b, i, found).or_else(|| vendor(b, i, found))
+        // Telegram's URLs run the bot token on: `/bot123456:AA…`.
+        let bot = b[..i].ends_with(b"bot") && b[i].is_ascii_digit();
+        let scanned = if starts_token(b, i) || bot {
+            telegram(b, i, found);
+            if b[i..].starts_with(b"eyJ") {
+                json_web_token(b, i, found)
+            } else {
+                vendor(b, i, found)
+            }
         } else {
-            vendor(b, i, found)
+            None
         };
         i = scanned.unwrap_or(i + 1);
     }
@@ -1960,45 +1959,39 @@ fn b64url_run(b: &[u8], from: usize) -> usize {
         .count()
 }
 
-/// `eyJ….eyJ….sig`: header and payload are base64url JSON; the whole token
-/// goes (its payload names people and systems).
+/// `eyJ….eyJ….sig` (the signature may be empty): header and payload are
+/// base64url JSON; the whole token goes (its payload names people and
+/// systems). Returns how far it read.
 fn json_web_token(b: &[u8], i: usize, found: &mut Found) -> Option<usize> {
-    if !b[i..].starts_with(b"eyJ") {
-        return vendor(b, i, found);
-    }
     let header = i + b64url_run(b, i);
-    if header - i < 10 || b.get(header) != Some(&b'.') || !b[header + 1..].starts_with(b"eyJ") {
+    if b.get(header) != Some(&b'.') || !b[header + 1..].starts_with(b"eyJ") {
         return Some(header);
     }
     let payload = header + 1 + b64url_run(b, header + 1);
-    if payload - header - 1 < 10 || b.get(payload) != Some(&b'.') {
+    if b.get(payload) != Some(&b'.') {
         return Some(payload);
     }
     let end = payload + 1 + b64url_run(b, payload + 1);
-    if end - payload > 10 {
-        found.mask((i, end));
-    }
+    found.mask((i, end));
     Some(end)
 }
 
 /// Telegram bot tokens `123456789:AA…` (35 characters after the colon): the
 /// bot id stays.
-fn telegram(b: &[u8], i: usize, found: &mut Found) -> Option<usize> {
+fn telegram(b: &[u8], i: usize, found: &mut Found) {
     let digits = b[i..]
         .iter()
         .take(13)
         .take_while(|c| c.is_ascii_digit())
         .count();
     let colon = i + digits;
-    if !(6..=12).contains(&digits) || b.get(colon) != Some(&b':') {
-        return None;
+    if (6..=12).contains(&digits) && b.get(colon) == Some(&b':') && b.get(colon + 1) == Some(&b'A')
+    {
+        let len = b64url_run(b, colon + 1);
+        if len == 35 {
+            found.mask((colon + 1, colon + 1 + len));
+        }
     }
-    let len = b64url_run(b, colon + 1);
-    if len == 35 && b.get(colon + 1) == Some(&b'A') {
-        found.mask((colon + 1, colon + 1 + len));
-        return Some(colon + 1 + len);
-    }
-    None
 }
 
 // ------------------------------------------------------ rule 7: high entropy
@@ -2069,9 +2062,16 @@ fn entropy(t: &Text, found: &mut Found) {
 }
 
 /// Long, mixed letters and digits, not hex, and changing character class
-/// often (random text does about 6 times in 10, identifiers about 3).
+/// often: at least 2 times in 5 (random text does about 6 times in 10,
+/// identifiers about 3).
 fn random_looking(v: &[u8]) -> bool {
-    if v.len() < ENTROPY_MIN || v.iter().all(|&c| c.is_ascii_hexdigit() || c == b'-') {
+    // Hex, also `0x`-prefixed and mixed-case (EIP-55 addresses), and UUIDs.
+    let digits_of = v.strip_prefix(b"0x").unwrap_or(v);
+    if v.len() < ENTROPY_MIN
+        || digits_of
+            .iter()
+            .all(|&c| c.is_ascii_hexdigit() || c == b'-')
+    {
         return false;
     }
     let class = |c: u8| match c {
@@ -2085,7 +2085,7 @@ fn random_looking(v: &[u8]) -> bool {
     v.iter().any(u8::is_ascii_uppercase)
         && v.iter().any(u8::is_ascii_lowercase)
         && digits >= 2
-        && changes * 5 >= (v.len() - 1) * 2
+        && changes * 5 >= v.len() * 2
 }
 
 /// Does `s..e` overlap one of the sorted, merged `ranges`?
