@@ -10,9 +10,10 @@
 //! # Rules
 //!
 //! Each rule reports byte ranges; the ranges are merged and replaced at the
-//! end. Every rule is one forward pass with bounded look-back and no
-//! backtracking, so redaction is linear in the length of the value (a unit
-//! test holds it to that). `docs/redaction.md` is the user-facing version of
+//! end. Every rule is one forward pass with no backtracking, a look back
+//! never leaves the name or word at hand, and scans that could repeat are
+//! cached (`Ahead`) or resumed past, so redaction is linear in the length
+//! of the value (a unit test holds it to that). `docs/redaction.md` is the user-facing version of
 //! this list, with examples; `tests/redact/*.txt` are the cases.
 //!
 //! 1. **Private keys** (`armour`): the body of any `-----BEGIN … PRIVATE
@@ -315,21 +316,22 @@ fn ends_with_ci(hay: &[u8], needle: &[u8]) -> bool {
 /// The first byte at or after a position that a predicate accepts, cached:
 /// asked at increasing positions, the scans never overlap, so a rule asking
 /// once per match stays linear however many matches there are.
-#[derive(Default)]
 struct Ahead {
     from: usize,
     at: usize,
 }
 
 impl Ahead {
+    /// Nothing asked yet.
+    fn new() -> Self {
+        Ahead { from: 1, at: 0 }
+    }
+
     fn first(&mut self, b: &[u8], pos: usize, pred: impl Fn(u8) -> bool) -> usize {
-        if !(self.from <= pos && pos <= self.at && self.at > 0) {
+        // Nothing in `from..at` matched, so any `pos` there finds `at` again.
+        if !(self.from..=self.at).contains(&pos) {
             self.from = pos;
-            self.at = pos
-                + b[pos.min(b.len())..]
-                    .iter()
-                    .position(|&c| pred(c))
-                    .unwrap_or(b.len().saturating_sub(pos));
+            self.at = pos + b[pos..].iter().take_while(|&&c| !pred(c)).count();
         }
         self.at
     }
@@ -1576,8 +1578,8 @@ const WEBHOOKS: &[(&[u8], &[u8])] = &[
 fn urls(t: &Text, found: &mut Found) {
     let b = t.b;
     let mut from = 0;
-    let mut next_at = Ahead::default();
-    let mut url_end = Ahead::default();
+    let mut next_at = Ahead::new();
+    let mut url_end = Ahead::new();
     while let Some(p) = find(b, b"://", from) {
         let a = p + 3;
         from = a;
@@ -2308,6 +2310,7 @@ mod tests {
                 "{word} holds no trigger"
             );
         }
+        assert!(contains_ci(b"DB_PASSWORD", b"pass") && !contains_ci(b"KEYBOARD", b"pass"));
     }
 
     #[test]
