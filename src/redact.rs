@@ -526,8 +526,6 @@ fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
 #[rustfmt::skip]
 const NOT_SECRET: &[&str] = &["xdg_session_id", "x-amz-credential"];
 
-const MAX_NAME: usize = 96;
-
 /// Bytes of a name; brackets for form fields (`user[password]=`).
 fn is_name_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'[' | b']')
@@ -721,13 +719,14 @@ fn assignment(t: &Text, eq: usize, found: &mut Found) -> Option<usize> {
 
 /// Start of the name that ends at `end`.
 fn name_start(b: &[u8], end: usize) -> Option<usize> {
+    // A run of name bytes ends at one `=` or one `:` at most, so these
+    // look-backs never cover the same bytes twice.
     let len = b[..end]
         .iter()
         .rev()
-        .take(MAX_NAME + 1)
         .take_while(|&&c| is_name_byte(c))
         .count();
-    (len > 0 && len <= MAX_NAME).then_some(end - len)
+    (len > 0).then_some(end - len)
 }
 
 /// The value of a pair starting at `pos`.
@@ -774,21 +773,19 @@ fn value_at(t: &Text, pos: usize, place: Place, enclosing: Option<u8>) -> (usize
         }
         e += 1;
     }
-    let (vs, mut ve) = t.unquote(pos, e);
-    while ve > vs && matches!(b[ve - 1], b';' | b',') {
-        ve -= 1;
-    }
-    (vs, ve)
+    let (vs, ve) = t.unquote(pos, e);
+    let list_end = b[vs..ve]
+        .iter()
+        .rev()
+        .take_while(|&&c| c == b';' || c == b',')
+        .count();
+    (vs, ve - list_end)
 }
 
 /// Does a `name=` start at `i` (blanks allowed before it)?
 fn starts_pair(b: &[u8], i: usize) -> bool {
     let i = skip_blanks(b, i);
-    let len = b[i..]
-        .iter()
-        .take(MAX_NAME)
-        .take_while(|&&c| is_name_byte(c))
-        .count();
+    let len = b[i..].iter().take_while(|&&c| is_name_byte(c)).count();
     len > 0 && b.get(i + len) == Some(&b'=')
 }
 
