@@ -858,21 +858,21 @@ fn field(t: &Text, colon: usize, found: &mut Found) -> Option<usize> {
                 .iter()
                 .position(|&c| stop(c))
                 .unwrap_or(b.len() - start);
-        if is_authorization(name) && b.get(e) != Some(&b'\n') {
+        if is_authorization(name) && matches!(b.get(e), Some(b' ' | b'\t')) {
             // `Authorization: Bearer x` on a command line: the scheme and one
-            // more word (a line or a quoted header already ran to its end).
-            let next = skip_blanks(b, e);
-            e = next
-                + b[next..]
-                    .iter()
-                    .take_while(|&&c| !is_space(c) && !is_quote(c))
-                    .count();
+            // more shell word (a line or a quoted header ran to its end).
+            e = skip_blanks(b, e);
+            while e < b.len() && !is_space(b[e]) {
+                e = t.closing(e).map_or(e, |c| c) + 1;
+            }
         }
-        let (vs, mut ve) = t.unquote(start, e);
-        while ve > vs && (is_space(b[ve - 1]) || matches!(b[ve - 1], b',' | b';' | b'}')) {
-            ve -= 1;
-        }
-        (vs, ve)
+        let (vs, ve) = t.unquote(start, e);
+        let tail = b[vs..ve]
+            .iter()
+            .rev()
+            .take_while(|&&c| is_space(c) || matches!(c, b',' | b';' | b'}'))
+            .count();
+        (vs, ve - tail)
     };
     if is_authorization(name) {
         credentials(b, vs, ve, found);
@@ -931,20 +931,26 @@ fn cookie_list(t: &Text, from: usize, limit: usize, first_only: bool, found: &mu
     let mut i = from;
     loop {
         i = skip_blanks(b, i);
-        let eq = i + b[i..]
+        let name_end = i + b[i..]
             .iter()
             .take_while(|&&c| !(c == b'=' || c == b';' || is_space(c) || is_quote(c)))
             .count();
-        if b.get(eq) != Some(&b'=') {
-            return i;
+        match b.get(name_end) {
+            Some(b'=') => {}
+            // A cookie with no value (`flag;`): the list goes on.
+            Some(b';') if name_end > i => {
+                i = name_end + 1;
+                continue;
+            }
+            _ => return i,
         }
-        let vs = eq + 1;
+        let vs = name_end + 1;
         let ve = match t.closing(vs) {
             Some(c) if c < limit => c + 1,
             _ => {
                 vs + b[vs..]
                     .iter()
-                    .take_while(|&&c| !(c == b';' || is_space(c) || is_quote(c)))
+                    .take_while(|&&c| c != b';' && !is_space(c))
                     .count()
             }
         };
