@@ -133,7 +133,7 @@ fn redact_once(value: &str) -> Option<String> {
     armour(&t, &mut found);
     pairs(&t, &mut found);
     bearer(&t, &mut found);
-    command_line(&t, 0, t.b.len(), 0, &mut found);
+    command_line(&t, 0, t.b.len(), &mut found);
     urls(&t, &mut found);
     tokens(&t, &mut found);
     entropy(&t, &mut found);
@@ -1203,9 +1203,6 @@ fn lookup_program(word: &[u8]) -> Option<&'static Program> {
         .map(|k| index[k].1)
 }
 
-/// How deep quoted command lines are read again (`sh -c "su -c '…'"`).
-const MAX_DEPTH: u8 = 3;
-
 /// What is known about the command being read.
 #[derive(Default)]
 struct Command {
@@ -1246,16 +1243,19 @@ impl Command {
     }
 }
 
-fn command_line(t: &Text, from: usize, to: usize, depth: u8, found: &mut Found) {
-    let words = shell_words(t, from, to);
+fn command_line(t: &Text, from: usize, to: usize, found: &mut Found) {
+    let (words, inner) = shell_words(t, from, to);
+    // Quoted stretches holding spaces are command lines of their own
+    // (`sh -c '…'`). A stretch holds no quote of its own kind, so this goes
+    // two levels deep at most.
+    for (s, e) in inner {
+        command_line(t, s, e, found);
+    }
     let mut cmd = Command::default();
     let mut k = 0;
     while k < words.len() {
         let (ws, we) = words[k];
         k += 1;
-        if depth < MAX_DEPTH {
-            nested(t, ws, we, depth, found);
-        }
         let (s, e) = core(t, ws, we);
         let w = &t.b[s..e];
         if matches!(w, b"|" | b"||" | b"&&" | b";" | b"&" | b"|&") {
@@ -1272,11 +1272,14 @@ fn command_line(t: &Text, from: usize, to: usize, depth: u8, found: &mut Found) 
     cmd.finish(found);
 }
 
-/// Words of `from..to` split at unquoted whitespace; a quote closing inside
-/// the range groups what lies between, an unclosed one is a plain character.
-fn shell_words(t: &Text, from: usize, to: usize) -> Vec<(usize, usize)> {
+/// Words of `from..to` split at unquoted whitespace, and the quoted
+/// stretches among them that hold whitespace. A quote closing inside the
+/// range groups what lies between; an unclosed one is a plain character.
+type Words = Vec<(usize, usize)>;
+
+fn shell_words(t: &Text, from: usize, to: usize) -> (Words, Words) {
     let b = t.b;
-    let mut out = Vec::new();
+    let (mut words, mut inner) = (Vec::new(), Vec::new());
     let mut i = from;
     while i < to {
         if is_space(b[i]) {
@@ -1286,29 +1289,18 @@ fn shell_words(t: &Text, from: usize, to: usize) -> Vec<(usize, usize)> {
         let start = i;
         while i < to && !is_space(b[i]) {
             i = match t.closing(i) {
-                Some(c) if c < to => c + 1,
+                Some(c) if c < to => {
+                    if b[i..c].iter().any(|&x| is_space(x)) {
+                        inner.push((i + 1, c));
+                    }
+                    c + 1
+                }
                 _ => i + 1,
             };
         }
-        out.push((start, i));
+        words.push((start, i));
     }
-    out
-}
-
-/// Quoted stretches holding spaces are command lines of their own.
-fn nested(t: &Text, ws: usize, we: usize, depth: u8, found: &mut Found) {
-    let mut i = ws;
-    while i < we {
-        match t.closing(i) {
-            Some(c) if c < we => {
-                if t.b[i + 1..c].iter().any(|&x| is_space(x)) {
-                    command_line(t, i + 1, c, depth + 1, found);
-                }
-                i = c + 1;
-            }
-            _ => i += 1,
-        }
-    }
+    (words, inner)
 }
 
 /// A word without the quotes around it, a subshell's `(` or a closing `;`.
@@ -1361,7 +1353,7 @@ fn word(
     {
         return used;
     }
-    if w.len() > 1 && w[0] == b'-' {
+    if w.first() == Some(&b'-') {
         return option(t, cmd, (s, e), next, found);
     }
     operand(t, cmd, (s, e), next, found)
