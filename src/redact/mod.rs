@@ -109,6 +109,9 @@ pub const MASK: &str = "[REDACTED]";
 /// Returns the value with every recognised secret masked, or `None` when
 /// nothing needed masking (so callers can count changes cheaply).
 pub fn redact(value: &str) -> Option<String> {
+    if plainly_harmless(value.as_bytes()) {
+        return None;
+    }
     // Rules delimit a secret differently (a word ends at whitespace, a quoted
     // value at its quote), so a pass can leave a tail another pass would mask.
     // Repeating to a fixed point makes redaction idempotent: a masked value
@@ -125,6 +128,19 @@ pub fn redact(value: &str) -> Option<String> {
 }
 
 const MAX_PASSES: usize = 8;
+
+/// Most cells are numbers, names and short paths, and no rule can find
+/// anything in them: every rule needs a separator (`=`, `:`, `@`), a space,
+/// a quote, a leading `-`, `eyJ`, or more bytes than the shortest token
+/// shape. Saying so up front keeps a table of them cheap (a cell costs tens
+/// of nanoseconds, not hundreds); `fast_path_agrees_with_the_rules` checks
+/// that the rules agree.
+fn plainly_harmless(b: &[u8]) -> bool {
+    let number = |c: &u8| c.is_ascii_digit() || *c == b'.';
+    let plain = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'/');
+    b.iter().all(number)
+        || (b.len() < SHORTEST_TOKEN && b.iter().all(plain) && find(b, b"eyJ", 0).is_none())
+}
 
 fn redact_once(value: &str) -> Option<String> {
     let t = Text::new(value);
@@ -471,6 +487,73 @@ mod tests {
             redact(&format!("[REDACTED] {token}")).as_deref(),
             Some("[REDACTED] [REDACTED]")
         );
+    }
+
+    /// Every value the fast path passes over, the rules pass over too:
+    /// short plain words (vendor prefixes, program names and random ones,
+    /// cut to each length below the limit) and numbers of any length.
+    #[test]
+    fn fast_path_agrees_with_the_rules() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        const PLAIN: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/";
+        let mut starts: Vec<Vec<u8>> = SHAPES
+            .iter()
+            .map(|s| s.prefix.as_bytes().to_vec())
+            .collect();
+        starts.extend(
+            PROGRAMS
+                .iter()
+                .flat_map(|p| p.names.iter().map(|n| n.as_bytes().to_vec())),
+        );
+        starts.extend([b"".to_vec(), b"/".to_vec(), b"bot".to_vec(), b"0x".to_vec()]);
+        let mut checked = 0;
+        for start in &starts {
+            for _ in 0..200 {
+                let mut v = start.clone();
+                while v.len() < SHORTEST_TOKEN + 2 {
+                    v.push(PLAIN[next() as usize % PLAIN.len()]);
+                }
+                for len in 0..=v.len() {
+                    let s = std::str::from_utf8(&v[..len]).unwrap_or_default();
+                    if plainly_harmless(s.as_bytes()) {
+                        assert_eq!(redact_once(s), None, "{s:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        for len in [1, 5, 20, 40, 80] {
+            let v: String = (0..len)
+                .map(|k| {
+                    if k % 7 == 3 {
+                        '.'
+                    } else {
+                        char::from(b'0' + (next() % 10) as u8)
+                    }
+                })
+                .collect();
+            assert!(plainly_harmless(v.as_bytes()));
+            assert_eq!(redact_once(&v), None, "{v:?}");
+        }
+        assert!(checked > 100_000, "{checked}");
+        for kept in [
+            "-1",
+            "a:b",
+            "a=b",
+            "a b",
+            "eyJa.eyJb.c",
+            "xoxb-1234567890",
+            "'x'",
+            "0123456789abcdX",
+        ] {
+            assert!(!plainly_harmless(kept.as_bytes()), "{kept:?}");
+        }
     }
 
     #[test]

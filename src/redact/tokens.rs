@@ -167,6 +167,21 @@ pub(super) const SHAPES: &[Shape] = &[
     exact("dapi", hex, 32),
 ];
 
+/// The fewest bytes any shape takes, prefix and body.
+pub(super) const SHORTEST_TOKEN: usize = {
+    let mut shortest = usize::MAX;
+    let mut k = 0;
+    while k < SHAPES.len() {
+        let len = SHAPES[k].prefix.len() + SHAPES[k].min;
+        if len < shortest {
+            shortest = len;
+        }
+        k += 1;
+    }
+    assert!(shortest <= super::entropy::ENTROPY_MIN);
+    shortest
+};
+
 /// For each byte, the shapes whose prefix starts with it (bit k for
 /// `SHAPES[k]`), so most words are passed over at a glance.
 pub(super) const BY_FIRST_BYTE: [u128; 256] = {
