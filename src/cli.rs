@@ -35,11 +35,11 @@ pub fn run(args: &[String]) -> ExitCode {
     match args.first().map(String::as_str) {
         None => serve(&flags),
         Some("--version" | "-V") if args.len() == 1 => {
-            println!("{NAME} {}", SERVER.version);
+            out(&format!("{NAME} {}\n", SERVER.version));
             ExitCode::SUCCESS
         }
         Some("--help" | "-h") if args.len() == 1 => {
-            print!("{}", help());
+            out(&help());
             ExitCode::SUCCESS
         }
         Some("--health") if args.len() == 1 => health(&flags),
@@ -198,13 +198,23 @@ fn one_shot(flags: &Flags) -> Result<(Config, Engine, PrivateHome), ExitCode> {
     Ok((config, engine, home))
 }
 
+/// Writes a one-shot mode's answer. A reader that went away (`--health | head`)
+/// is not an error worth a panic: what it wanted, it read.
+fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
 fn health(flags: &Flags) -> ExitCode {
     let (config, engine, _home) = match one_shot(flags) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let report = health::check(&config, &engine, Instant::now());
-    println!("{}", pretty(&report.body));
+    out(&format!("{}\n", pretty(&report.body)));
     if report.healthy {
         ExitCode::SUCCESS
     } else {
@@ -291,7 +301,7 @@ fn call(args: &[String], flags: &Flags) -> ExitCode {
     );
     match fetched {
         Ok(f) => {
-            print!("{printed}");
+            out(&printed);
             // Notes (e.g. "more rows exist") follow the rows; stdout stays pure data.
             if let Some(note) = f.note {
                 eprintln!("{note}");

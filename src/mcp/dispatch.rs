@@ -21,7 +21,7 @@ use crate::guard::TablePolicy;
 use crate::jsonrpc::{
     INVALID_PARAMS, INVALID_REQUEST, Incoming, METHOD_NOT_FOUND, Outgoing, RequestId,
 };
-use crate::logging::MCP_LEVELS;
+use crate::logging::{MCP_LEVELS, truncate};
 use crate::osquery::Control;
 use crate::tools::{self, Outcome, ToolName};
 
@@ -154,7 +154,7 @@ impl Session {
             _ => Action::Reply(Outgoing::error(
                 Some(id),
                 METHOD_NOT_FOUND,
-                format!("Method not found: {method}"),
+                format!("Method not found: {}", truncate(method, 64)),
             )),
         }
     }
@@ -248,7 +248,7 @@ fn prompts_get(id: RequestId, params: GetPromptParams, era: Era) -> Action {
         None => {
             let known: Vec<&str> = prompts::PROMPTS.iter().map(|p| p.name).collect();
             let what = match name {
-                Some(n) => format!("Unknown prompt: {n}"),
+                Some(n) => format!("Unknown prompt: {}", truncate(&n, 64)),
                 None => "prompts/get needs \"name\" (a string)".to_string(),
             };
             Action::Reply(Outgoing::error(
@@ -273,8 +273,8 @@ fn resources_read(id: RequestId, params: ReadParams, era: Era) -> Action {
         None => Action::Reply(Outgoing::error_with_data(
             Some(id),
             INVALID_PARAMS,
-            format!("Resource not found: {uri}"),
-            Some(json!({ "uri": uri })),
+            format!("Resource not found: {}", truncate(&uri, 256)),
+            Some(json!({ "uri": truncate(&uri, 256) })),
         )),
     }
 }

@@ -194,7 +194,10 @@ pub fn classify(method: &str, params: &Option<Value>) -> Result<Era, Rejection> 
     if let Some(instead) = removed(method) {
         return Err(Rejection {
             code: METHOD_NOT_FOUND,
-            message: format!("Method not found: {method} is not part of MCP {version}; {instead}"),
+            message: format!(
+                "Method not found: {} is not part of MCP {version}; {instead}",
+                crate::logging::truncate(method, 64)
+            ),
             data: None,
         });
     }

@@ -151,3 +151,25 @@ fn a_client_that_reads_late_gets_every_answer() {
         .expect("exits at EOF");
     assert!(status.success());
 }
+
+#[test]
+fn names_the_client_made_up_are_echoed_cut_short() {
+    let mut s = Server::start();
+    s.initialize();
+    let long = "m".repeat(1024 * 1024);
+    for (method, params) in [
+        (long.as_str(), json!({})),
+        (
+            "resources/read",
+            json!({"uri": format!("osquery://{long}")}),
+        ),
+        ("prompts/get", json!({"name": long})),
+    ] {
+        let reply = s.request(method, params);
+        let message = reply["error"]["message"].as_str().expect("an error");
+        assert!(message.len() < 600, "{method:.20}: {} bytes", message.len());
+        assert!(message.contains("(1048"), "{message}");
+        assert!(reply.to_string().len() < 1200, "{method:.20}");
+    }
+    s.assert_serving();
+}

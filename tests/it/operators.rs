@@ -350,6 +350,35 @@ fn health_starts_with_status_and_reasons_on_the_command_line_and_as_a_resource()
     assert_eq!(top_level_keys(text), HEALTH_KEYS);
 }
 
+#[test]
+fn a_reader_that_goes_away_early_is_not_a_crash() {
+    let osqueryi = standin_path().to_string_lossy().into_owned();
+    for args in [
+        &["--health"][..],
+        &["--help"],
+        &["--version"],
+        &["call", "users"],
+    ] {
+        let mut child = crate::util::server_command(&[("OSQUERY_PATH", &osqueryi)])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        let status = child
+            .wait_timeout(DEADLINE)
+            .expect("wait")
+            .expect("exits in time");
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+            .expect("stderr");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(status.code(), Some(101), "{args:?}");
+    }
+}
+
 /// The health report of a run with `args` and `vars`, asserting it ran.
 fn health(args: &[&str], vars: &[(&str, &str)]) -> Value {
     let all: Vec<&str> = args.iter().copied().chain(["--health"]).collect();
