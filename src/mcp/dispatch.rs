@@ -248,7 +248,7 @@ fn prompts_get(id: RequestId, params: GetPromptParams, era: Era) -> Action {
         None => {
             let known: Vec<&str> = prompts::PROMPTS.iter().map(|p| p.name).collect();
             let what = match name {
-                Some(n) => format!("Unknown prompt: {}", truncate(&n, 64)),
+                Some(n) => format!("Unknown prompt: {}", truncate(n, 64)),
                 None => "prompts/get needs \"name\" (a string)".to_string(),
             };
             Action::Reply(Outgoing::error(
