@@ -276,8 +276,9 @@ pub(super) fn cookie_list(
             .count();
         match b.get(name_end) {
             Some(b'=') => {}
-            // A cookie with no value (`flag;`): the list goes on.
-            Some(b';') if name_end > i => {
+            // A cookie with no value (`flag;`, or none at all: `;;`): the
+            // list goes on.
+            Some(b';') => {
                 i = name_end + 1;
                 continue;
             }
