@@ -54,7 +54,6 @@ pub(super) const fn shape(prefix: &'static str, body: fn(u8) -> bool, min: usize
 
 pub(super) const fn exact(prefix: &'static str, body: fn(u8) -> bool, len: usize) -> Shape {
     Shape {
-        min: len,
         max: len,
         ..shape(prefix, body, len)
     }
