@@ -123,11 +123,11 @@ pub(super) const SHAPES: &[Shape] = &[
     exact("ABIA", upper_digit, 16),
     exact("ACCA", upper_digit, 16),
     // OpenAI, Anthropic, Hugging Face, and other model APIs
+    Shape { mix: Mix::CasesAndDigits, ..shape("sk-", word_byte, 20) },
     shape("sk-ant-", word_byte, 20),
     shape("sk-proj-", word_byte, 20),
     shape("sk-svcacct-", word_byte, 20),
     shape("sk-admin-", word_byte, 20),
-    Shape { mix: Mix::CasesAndDigits, ..shape("sk-", word_byte, 20) },
     Shape { mix: Mix::Cases, ..shape("hf_", alnum, 30) },
     Shape { mix: Mix::Cases, ..shape("api_org_", alnum, 30) },
     shape("gsk_", alnum, 40),
