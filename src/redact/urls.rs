@@ -134,7 +134,6 @@ pub(super) fn schemeless(b: &[u8], found: &mut Found) {
             .rposition(|&c| matches!(c, b'=' | b',' | b';' | b'(' | b'<' | b'"' | b'\''))
             .map_or(0, |k| k + 1);
         let user = &w[us..colon];
-        let pass = &w[colon + 1..at];
         let host = &w[at + 1..];
         let host_name = &host[..host
             .iter()
@@ -145,7 +144,9 @@ pub(super) fn schemeless(b: &[u8], found: &mut Found) {
                 c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'%' | b'+' | b'~')
             })
             && !in_list(user, OPAQUE_SCHEMES);
-        let pass_ok = !pass.is_empty() && !pass.starts_with(b"@") && !pass.contains(&b'/');
+        // A password holding `/` is a path (`host:/srv@x`); an empty one
+        // masks nothing, as `apply` drops empty ranges.
+        let pass_ok = !w[colon..at].contains(&b'/');
         let host_ok = host
             .first()
             .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'[')
