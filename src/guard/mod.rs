@@ -679,6 +679,11 @@ mod tests {
             msg("DELETE FROM t").starts_with("query rejected by rule 'forbidden-keyword': DELETE")
         );
         assert!(msg("SELECT 1; SELECT 2").contains("single trailing ';'"));
+        assert!(
+            msg("SELECT 1; DROP TABLE x")
+                .starts_with("query rejected by rule 'multiple-statements': DROP (")
+        );
+        assert!(msg("SELECT 1;;").starts_with("query rejected by rule 'multiple-statements': ; ("));
         let allow = TablePolicy::new(None, Some(vec!["processes".into(), "users".into()]));
         let m = check("SELECT * FROM mounts", &allow)
             .err()
