@@ -597,6 +597,94 @@ mod tests {
             .replace("\\u00a0", "\u{a0}")
     }
 
+    /// The significant tokens of `sql`, as `check` sees them.
+    fn sig(sql: &str) -> Vec<Token<'_>> {
+        tokenize(sql)
+            .expect("lexes")
+            .into_iter()
+            .filter(|t| !t.is_trivia())
+            .collect()
+    }
+
+    #[test]
+    fn strings_are_names_only_where_a_name_stands() {
+        for (sql, at, want) in [
+            ("SELECT * FROM 'curl'", 3, true),
+            ("SELECT * FROM t JOIN 'curl'", 5, true),
+            ("SELECT 1 WHERE x IN 'curl'", 5, true),
+            ("SELECT * FROM main.'curl'", 5, true),
+            ("SELECT 'main'.x", 1, true),
+            ("SELECT 'f'(1)", 1, true),
+            ("SELECT 'a', 'b'", 1, false),
+            ("SELECT x = 'curl'", 3, false),
+            ("SELECT 'curl' AS c", 1, false),
+        ] {
+            let body = sig(sql);
+            assert_eq!(
+                is_name_position(&body, at),
+                want,
+                "{sql} at {}",
+                body[at].text
+            );
+        }
+    }
+
+    #[test]
+    fn pragma_names_are_refused_as_names_and_allowed_as_text() {
+        let p = TablePolicy::default();
+        assert_eq!(
+            rule("SELECT pragma_table_info FROM processes", &p),
+            Some("forbidden-keyword")
+        );
+        assert_eq!(rule("SELECT 'pragma_table_info' AS s", &p), None);
+        assert_eq!(
+            rule("SELECT * FROM 'pragma_table_info'('x')", &p),
+            Some("forbidden-keyword")
+        );
+    }
+
+    #[test]
+    fn table_references_follow_from_join_in_and_commas_at_their_depth() {
+        for (sql, want) in [
+            (
+                "SELECT 1 FROM processes, users",
+                &["processes", "users"][..],
+            ),
+            ("SELECT 1 FROM main.processes", &["processes"]),
+            // Parentheses after ON open and close a depth of their own.
+            (
+                "SELECT 1 FROM processes JOIN users ON (processes.uid = users.uid), mounts",
+                &["processes", "users", "mounts"],
+            ),
+            (
+                "SELECT 1 FROM (processes JOIN users)",
+                &["processes", "users"],
+            ),
+            ("SELECT 1 FROM (SELECT 1), users", &["users"]),
+            ("SELECT 1 WHERE x IN users", &["users"]),
+            ("SELECT 1 WHERE x IN (1, 2)", &[]),
+            (
+                "SELECT 1 FROM processes WINDOW w AS (ORDER BY pid), v AS (ORDER BY uid)",
+                &["processes"],
+            ),
+            (
+                "SELECT 1 FROM processes window, users",
+                &["processes", "users"],
+            ),
+            ("SELECT a IS DISTINCT FROM b", &[]),
+        ] {
+            let body = sig(sql);
+            let names: Vec<String> = table_refs(&body).into_iter().map(|r| r.name).collect();
+            assert_eq!(names, want, "{sql}");
+        }
+        let body = sig("SELECT 1 FROM main.");
+        let refs = table_refs(&body);
+        assert!(
+            refs.iter().all(|r| !r.qualified),
+            "a dot with nothing after it"
+        );
+    }
+
     fn corpus(text: &str) -> impl Iterator<Item = (usize, &str)> {
         text.lines()
             .enumerate()
