@@ -637,6 +637,11 @@ mod tests {
             Some("forbidden-keyword")
         );
         assert_eq!(rule("SELECT 'pragma_table_info' AS s", &p), None);
+        // A quoted name before a dot is a table name even outside FROM.
+        assert_eq!(
+            rule("SELECT 'shadow'.password FROM processes", &p),
+            Some("denied-table")
+        );
         assert_eq!(
             rule("SELECT * FROM 'pragma_table_info'('x')", &p),
             Some("forbidden-keyword")
@@ -669,6 +674,11 @@ mod tests {
             ),
             (
                 "SELECT 1 FROM processes window, users",
+                &["processes", "users"],
+            ),
+            // Not a WINDOW clause unless a name follows it: the FROM goes on.
+            (
+                "SELECT 1 FROM processes window 'w' AS (x), users",
                 &["processes", "users"],
             ),
             ("SELECT a IS DISTINCT FROM b", &[]),
