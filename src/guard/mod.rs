@@ -773,6 +773,9 @@ mod tests {
             msg("SELECT * FROM deb_packages WHERE name = \"curl\"")
                 .contains("use single quotes: 'curl'")
         );
+        // Backticks and brackets quote a name too, but no one means a string by them.
+        assert!(msg("SELECT * FROM `curl`").contains("wherever it appears"));
+        assert!(msg("SELECT * FROM [curl]").contains("wherever it appears"));
         assert!(
             msg("DELETE FROM t").starts_with("query rejected by rule 'forbidden-keyword': DELETE")
         );
