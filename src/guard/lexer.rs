@@ -469,9 +469,27 @@ mod tests {
                 (K::Param, "#f"),
             ]
         );
-        for bad in ["1abc", "x'0'", "x'zz'", "x'00", "0x", "@", ":", "$a(b"] {
+        // SQLite ends a `$name(…)` suffix at C whitespace, vertical tab included.
+        for bad in [
+            "1abc",
+            "x'0'",
+            "x'zz'",
+            "x'00",
+            "0x",
+            "@",
+            ":",
+            "$a(b",
+            "$a(b c)",
+            "$a(b\x0bc)",
+        ] {
             assert!(tokenize(bad).is_err(), "{bad:?} should not lex");
         }
+        assert_eq!(
+            tokenize("SELECT x'0'")
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err("malformed blob literal at byte 7 near \"x'0'\"".to_string())
+        );
     }
 
     #[test]
