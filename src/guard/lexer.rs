@@ -493,6 +493,22 @@ mod tests {
     }
 
     #[test]
+    fn edges_of_whitespace_comments_and_errors() {
+        // Only the whole byte-order mark is whitespace; other characters whose
+        // UTF-8 starts with 0xEF are names.
+        assert_eq!(kinds("\u{feff}SELECT"), vec![(K::Ident, "SELECT")]);
+        for c in ["\u{fec0}", "\u{ff3f}", "\u{ff21}"] {
+            assert_eq!(kinds(c), vec![(K::Ident, c)]);
+        }
+        assert_eq!(kinds("/* a/b */ x"), vec![(K::Ident, "x")]);
+        let err = |sql| tokenize(sql).map(|_| ()).map_err(|e| e.message);
+        assert_eq!(err("SELECT 'abc"), Err("unterminated string literal"));
+        assert_eq!(err("SELECT \"abc"), Err("unterminated quoted identifier"));
+        assert_eq!(err("SELECT \0"), Err("NUL character"));
+        assert_eq!(err("SELECT ^"), Err("illegal character"));
+    }
+
+    #[test]
     fn operators() {
         let ops: Vec<&str> = kinds("|| -> ->> <= >= <> != == << >> < > = | & ~ + - * / %")
             .into_iter()
