@@ -469,8 +469,13 @@ mod tests {
                 (K::Param, "#f"),
             ]
         );
+        for (sql, whole) in [("1.e5", "1.e5"), ("1e+5", "1e+5"), ("2E-3", "2E-3")] {
+            assert_eq!(kinds(sql), vec![(K::Number, whole)]);
+        }
         // SQLite ends a `$name(…)` suffix at C whitespace, vertical tab included.
         for bad in [
+            "1ea5",
+            "$(x)",
             "1abc",
             "x'0'",
             "x'zz'",
