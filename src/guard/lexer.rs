@@ -469,6 +469,9 @@ mod tests {
                 (K::Param, "#f"),
             ]
         );
+        // TCL's `::` belongs to a name; a single `:` starts the next parameter.
+        assert_eq!(kinds("$a::b"), vec![(K::Param, "$a::b")]);
+        assert_eq!(kinds("$a:b"), vec![(K::Param, "$a"), (K::Param, ":b")]);
         for (sql, whole) in [("1.e5", "1.e5"), ("1e+5", "1e+5"), ("2E-3", "2E-3")] {
             assert_eq!(kinds(sql), vec![(K::Number, whole)]);
         }
