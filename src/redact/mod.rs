@@ -299,6 +299,18 @@ fn is_space(c: u8) -> bool {
     c.is_ascii_whitespace()
 }
 
+/// The words of `b` between whitespace, as byte ranges; quotes are ordinary
+/// characters here (`command_line` reads words as a shell does).
+fn bare_words(b: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        i += b[i..].iter().take_while(|&&c| is_space(c)).count();
+        let s = i;
+        i += b[i..].iter().take_while(|&&c| !is_space(c)).count();
+        (i > s).then_some((s, i))
+    })
+}
+
 fn skip_blanks(b: &[u8], mut i: usize) -> usize {
     while b.get(i).is_some_and(|&c| c == b' ' || c == b'\t') {
         i += 1;

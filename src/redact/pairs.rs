@@ -306,17 +306,8 @@ pub(super) fn cookie_list(
 pub(super) fn bearer(t: &Text, found: &mut Found) {
     let b = t.b;
     let mut after_bearer = false;
-    let mut i = 0;
-    while i < b.len() {
-        if is_space(b[i]) {
-            i += 1;
-            continue;
-        }
-        let s = i;
-        while i < b.len() && !is_space(b[i]) {
-            i += 1;
-        }
-        let word = &b[s..i];
+    for (s, e) in bare_words(b) {
+        let word = &b[s..e];
         if after_bearer {
             let len = word
                 .iter()

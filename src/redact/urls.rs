@@ -109,17 +109,8 @@ pub(super) const DIGESTS: &[&str] = &["sha1", "sha256", "sha384", "sha512", "md5
 /// `user:password@host` with no scheme, in any whitespace-separated word:
 /// `HTTPS_PROXY=u:p@proxy:3128`, `redis-cli -u u:p@host`.
 pub(super) fn schemeless(b: &[u8], found: &mut Found) {
-    let mut i = 0;
-    while i < b.len() {
-        if is_space(b[i]) {
-            i += 1;
-            continue;
-        }
-        let ws = i;
-        while i < b.len() && !is_space(b[i]) {
-            i += 1;
-        }
-        let w = &b[ws..i];
+    for (ws, we) in bare_words(b) {
+        let w = &b[ws..we];
         let Some(at) = w.iter().rposition(|&c| c == b'@') else {
             continue;
         };
