@@ -270,12 +270,15 @@ fn resources_read(id: RequestId, params: ReadParams, era: Era) -> Action {
     };
     match Resource::find(&uri) {
         Some(resource) => Action::Read(id, era, resource),
-        None => Action::Reply(Outgoing::error_with_data(
-            Some(id),
-            INVALID_PARAMS,
-            format!("Resource not found: {}", truncate(&uri, 256)),
-            Some(json!({ "uri": truncate(&uri, 256) })),
-        )),
+        None => {
+            let shown = truncate(&uri, 256);
+            Action::Reply(Outgoing::error_with_data(
+                Some(id),
+                INVALID_PARAMS,
+                format!("Resource not found: {shown}"),
+                Some(json!({ "uri": shown })),
+            ))
+        }
     }
 }
 
